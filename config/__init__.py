@@ -1,0 +1,11 @@
+"""Configuration: process settings from the environment and the tenants file.
+
+Dependencies flow one way: ``config`` <- ``integrations`` <- ``worker``. Nothing here imports
+the other packages.
+"""
+
+from config.errors import ConfigError
+from config.settings import Settings
+from config.tenants import Tenant, Tenants, load_tenants
+
+__all__ = ["ConfigError", "Settings", "Tenant", "Tenants", "load_tenants"]

@@ -1,0 +1,286 @@
+"""The tenants file (TOML): per tenant its sources, platform, brand and portal.
+
+Secrets are never written inline: a secret field holds a reference, ``{ env = "NAME" }`` (read
+from the environment, then from the secrets file) or ``{ file = "/run/secrets/name" }``.
+Loading resolves every reference and reports each problem with the file, the field and the fix.
+
+Example::
+
+    [tenants.acme]
+    display_name = "Acme Photo Booths"
+
+    [tenants.acme.platform]
+    kind = "gomry"
+    base_url = "http://127.0.0.1:8700/api/v1"
+    credentials = { api_key = { env = "ACME_GOMRY_KEY" } }
+
+    [tenants.acme.sources.generic]
+    secrets = [{ env = "ACME_WEBHOOK_SECRET" }]
+
+    [tenants.acme.brand]
+    name_template = "{customer.name} – {title}"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from config.errors import ConfigError, ConfigProblem
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable (or secrets-file key) or a file."""
+
+    env: str | None = None
+    file: Path | None = None
+    _value: SecretStr | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError('give exactly one of env = "NAME" or file = "/path"')
+        return self
+
+    @property
+    def value(self) -> SecretStr:
+        if self._value is None:
+            raise RuntimeError("secret reference used before the tenants file was resolved")
+        return self._value
+
+    def describe(self) -> str:
+        return f"env {self.env}" if self.env else f"file {self.file}"
+
+
+class SourceConfig(_Strict):
+    """One webhook source (connector) a tenant receives bookings from."""
+
+    secrets: list[SecretRef] = Field(default_factory=list)
+    credentials: dict[str, SecretRef] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlatformConfig(_Strict):
+    """The event platform a tenant's bookings become events on."""
+
+    kind: str
+    base_url: str
+    credentials: dict[str, SecretRef] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: str | None = Field(
+        None, description='Shared limit in `limits` syntax, e.g. "60/10 seconds"; none = off.'
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class BrandConfig(_Strict):
+    """How a tenant's events look: templates over booking fields, logo, colours, domain."""
+
+    name_template: str = "{title}"
+    description_template: str | None = None
+    logo_url: str | None = None
+    primary_color: str | None = None
+    secondary_color: str | None = None
+    domain: str | None = None
+    qr_text: str | None = None
+
+    @field_validator("name_template", "description_template")
+    @classmethod
+    def _template_syntax(cls, value: str | None) -> str | None:
+        if value is not None:
+            template_fields(value)
+        return value
+
+    @field_validator("primary_color", "secondary_color")
+    @classmethod
+    def _hex_color(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError("must be a #rrggbb colour")
+        return value
+
+
+class PortalConfig(_Strict):
+    """Where the album link (or attendance) goes once the event has ended."""
+
+    kind: str
+    url: str | None = None
+    credentials: dict[str, SecretRef] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    grace_minutes: int = Field(60, ge=0)
+
+
+class Tenant(_Strict):
+    """One client of bookwire (an agency or studio)."""
+
+    id: str = ""
+    display_name: str | None = None
+    platform: PlatformConfig
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    brand: BrandConfig = Field(default_factory=BrandConfig)
+    portal: PortalConfig | None = None
+
+
+class Tenants(_Strict):
+    """The whole tenants file."""
+
+    tenants: dict[str, Tenant] = Field(default_factory=dict)
+    _path: Path = PrivateAttr(Path("tenants.toml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholder names of a ``str.format`` template; raises ValueError on bad syntax."""
+    names: list[str] = []
+    for _literal, field, spec, conversion in string.Formatter().parse(template):
+        if field is None:
+            continue
+        if not field:
+            raise ValueError("positional {} placeholders are not allowed; name a booking field")
+        if spec or conversion:
+            raise ValueError(f"placeholder {{{field}}} may not carry a format spec or conversion")
+        names.append(field)
+    return names
+
+
+def load_tenants(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets_file: Path | None = None,
+) -> Tenants:
+    """Read, validate and resolve the tenants file, or raise ConfigError listing every problem."""
+    shown = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError.single(
+            shown, "(file)", "file not found", "create it or set BOOKWIRE_TENANTS_FILE"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError.single(shown, "(syntax)", str(exc), "fix the TOML syntax") from None
+    try:
+        tenants = Tenants.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_problem(shown, err) for err in exc.errors()]) from None
+    tenants._path = path
+    problems = [*_check_ids(shown, tenants)]
+    secrets = _read_secrets_file(secrets_file, problems)
+    env = os.environ if environ is None else environ
+    for field, ref in _secret_refs(tenants):
+        problem = _resolve(ref, env, secrets)
+        if problem:
+            problems.append(ConfigProblem(shown, field, *problem))
+    if problems:
+        raise ConfigError(problems)
+    return tenants
+
+
+def _check_ids(shown: str, tenants: Tenants) -> Iterator[ConfigProblem]:
+    for tenant_id, tenant in tenants.tenants.items():
+        if not SLUG.match(tenant_id):
+            yield ConfigProblem(
+                shown,
+                f"tenants.{tenant_id}",
+                "tenant ids appear in webhook URLs and must be slugs",
+                "use lower-case letters, digits, - and _",
+            )
+        tenant.id = tenant_id
+
+
+def _problem(shown: str, err: Any) -> ConfigProblem:
+    field = ".".join(str(part) for part in err["loc"]) or "(root)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return ConfigProblem(shown, field, "unknown field", "remove it or check its spelling")
+    if kind == "missing":
+        return ConfigProblem(shown, field, "required field is missing", "add it")
+    return ConfigProblem(shown, field, err["msg"], "see the configuration reference in README")
+
+
+def _secret_refs(tenants: Tenants) -> Iterator[tuple[str, SecretRef]]:
+    for tid, tenant in tenants.tenants.items():
+        base = f"tenants.{tid}"
+        for name, ref in tenant.platform.credentials.items():
+            yield f"{base}.platform.credentials.{name}", ref
+        for slug, source in tenant.sources.items():
+            for i, ref in enumerate(source.secrets):
+                yield f"{base}.sources.{slug}.secrets.{i}", ref
+            for name, ref in source.credentials.items():
+                yield f"{base}.sources.{slug}.credentials.{name}", ref
+        if tenant.portal:
+            for name, ref in tenant.portal.credentials.items():
+                yield f"{base}.portal.credentials.{name}", ref
+
+
+def _read_secrets_file(path: Path | None, problems: list[ConfigProblem]) -> dict[str, str]:
+    if path is None or not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            problems.append(
+                ConfigProblem(str(path), f"line {number}", "not KEY=VALUE", "write KEY=VALUE")
+            )
+            continue
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _resolve(
+    ref: SecretRef, env: Mapping[str, str], secrets: Mapping[str, str]
+) -> tuple[str, str] | None:
+    if ref.env is not None:
+        value = env.get(ref.env) or secrets.get(ref.env)
+        if value is None:
+            return (
+                f"environment variable {ref.env} is not set",
+                f"export {ref.env}=... or add it to the secrets file (BOOKWIRE_SECRETS_FILE)",
+            )
+    else:
+        assert ref.file is not None
+        try:
+            value = ref.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            return (f"secret file {ref.file} cannot be read ({exc.strerror})", "create the file")
+    if not value:
+        return (f"secret {ref.describe()} is empty", "an empty secret never means 'skip'; set one")
+    ref._value = SecretStr(value)
+    return None

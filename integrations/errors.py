@@ -1,0 +1,59 @@
+"""The error tree every integration raises, defined once.
+
+::
+
+    BookwireError
+    ├── SignatureError        the delivery is not from who it claims: 401, never processed
+    ├── PayloadError          verified but unusable: quarantined with the reason, 422
+    ├── ConfigurationError    our side is misconfigured (401/403 from a platform, bad options)
+    └── PlatformError         a call to an outside system failed
+        ├── TransientError    timeouts, dropped connections, 5xx, 429, 409 in progress: retry
+        └── PermanentError    any other 4xx: never retried, becomes a failure record
+
+Messages never carry secrets or personal data: they name fields, statuses and ids only.
+"""
+
+from __future__ import annotations
+
+
+class BookwireError(Exception):
+    """Base of every error bookwire raises on purpose."""
+
+
+class SignatureError(BookwireError):
+    """The delivery failed verification (bad, missing or stale signature)."""
+
+
+class PayloadError(BookwireError):
+    """A verified delivery that does not parse; ``field`` says where."""
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class ConfigurationError(BookwireError):
+    """Credentials or options are wrong; retrying will not help until config changes."""
+
+
+class PlatformError(BookwireError):
+    """An outbound call failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class TransientError(PlatformError):
+    """Worth retrying, after ``retry_after`` seconds when the server said so."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class PermanentError(PlatformError):
+    """The outside system refused the request; the message is the platform's own."""

@@ -1,0 +1,1 @@
+"""The ``generic`` source: "your own app" posts bookings in bookwire's own shape."""

@@ -1,0 +1,111 @@
+"""Verify and parse Standard Webhooks deliveries from an agency's own app.
+
+Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` with the
+``webhook-id`` and ``webhook-timestamp`` headers, 5-minute tolerance, several secrets (and
+several signatures) for rotation. The HMAC comes from the ``standardwebhooks`` package; this
+module adds an injected clock and robust header parsing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+from standardwebhooks.webhooks import Webhook
+
+from integrations.booking import BookingMessage
+from integrations.connector import NoOptions, ParseContext, WebhookRequest
+from integrations.errors import PayloadError, SignatureError
+from integrations.generic.schemas import GenericBooking
+
+Options = NoOptions
+TOLERANCE = timedelta(minutes=5)
+
+
+def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+    """Raise SignatureError unless one of ``secrets`` signed this exact request."""
+    if not secrets:
+        raise SignatureError("no signing secret configured")
+    msg_id = request.headers.get("webhook-id", "")
+    stamp = request.headers.get("webhook-timestamp", "")
+    given = request.headers.get("webhook-signature", "")
+    if not (msg_id and stamp and given):
+        raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
+    try:
+        sent = datetime.fromtimestamp(int(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise SignatureError("webhook-timestamp is not a unix time") from None
+    if abs(now - sent) > TOLERANCE:
+        raise SignatureError("webhook-timestamp outside the 5-minute tolerance")
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignatureError("body is not UTF-8") from None
+    candidates = _signatures(given)
+    for secret in secrets:
+        expected = base64.b64decode(sign(secret, msg_id, sent, text).split(",", 1)[1])
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+            return
+    raise SignatureError("no matching signature")
+
+
+def sign(secret: str, msg_id: str, timestamp: datetime, body: str) -> str:
+    """The ``v1,<base64>`` signature of a delivery (used by senders and tests)."""
+    return Webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=body)
+
+
+def check_secret(secret: str) -> str | None:
+    """Why ``secret`` cannot sign Standard Webhooks, or None when it can."""
+    try:
+        Webhook(secret)
+    except (binascii.Error, ValueError, Exception):
+        return "must be a Standard Webhooks secret: whsec_ followed by base64"
+    return None
+
+
+def delivery_id(request: WebhookRequest) -> str | None:
+    return request.headers.get("webhook-id") or None
+
+
+def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
+    """One booking per delivery; a body that fails validation names the field."""
+    try:
+        raw = json.loads(request.body)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"body is not JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8") from None
+    try:
+        body = GenericBooking.model_validate(raw)
+        message = BookingMessage(
+            tenant=context.tenant,
+            source=context.source,
+            delivery_id=context.delivery_id,
+            **body.model_dump(),
+        )
+    except ValidationError as exc:
+        raise _payload_error(exc) from None
+    return [message]
+
+
+def _signatures(header: str) -> list[bytes]:
+    found: list[bytes] = []
+    for part in header.split():
+        version, _, value = part.partition(",")
+        if version != "v1" or not value:
+            continue
+        try:
+            found.append(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return found
+
+
+def _payload_error(exc: ValidationError) -> PayloadError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(body)"
+    return PayloadError(first["msg"], field=field)

@@ -1,0 +1,126 @@
+"""One place where transport outcomes become bookwire errors, and every attempt is recorded.
+
+The status → error mapping is data (``STATUS_ERRORS``); 5xx is transient, any other 4xx not
+listed is permanent. Every call reports an ``Attempt`` to the recorder installed with
+``recording()`` (the worker stores it next to the booking it serves).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from integrations.errors import (
+    ConfigurationError,
+    PermanentError,
+    PlatformError,
+    TransientError,
+)
+
+STATUS_ERRORS: dict[int, type[PlatformError] | type[ConfigurationError]] = {
+    401: ConfigurationError,
+    403: ConfigurationError,
+    408: TransientError,
+    425: TransientError,
+    429: TransientError,
+}
+TRANSIENT_409_MARKERS = ("idempotent_request_in_progress",)
+EXCERPT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One outbound request and what came of it."""
+
+    target: str
+    method: str
+    path: str
+    status: int | None
+    duration_ms: float
+    excerpt: str
+
+
+Recorder = Callable[[Attempt], None]
+_recorder: ContextVar[Recorder | None] = ContextVar("bookwire_attempt_recorder", default=None)
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> Iterator[None]:
+    """Send every Attempt made inside the block to ``recorder``."""
+    token = _recorder.set(recorder)
+    try:
+        yield
+    finally:
+        _recorder.reset(token)
+
+
+def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """Send one request; return a 2xx response or raise the matching bookwire error."""
+    started = time.perf_counter()
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        _record(target, method, url, None, started, type(exc).__name__)
+        raise TransientError(f"{target}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        _record(target, method, url, None, started, type(exc).__name__)
+        raise TransientError(f"{target}: connection failed ({type(exc).__name__})") from exc
+    _record(target, method, url, response.status_code, started, response.text[:EXCERPT_CHARS])
+    raise_for_status(target, response)
+    return response
+
+
+def raise_for_status(target: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"{target}: HTTP {status}: {error_message(response)}"
+    if status == 409:
+        if any(marker in response.text for marker in TRANSIENT_409_MARKERS):
+            raise TransientError(message, status=status, retry_after=1.0)
+        raise PermanentError(message, status=status)
+    kind = STATUS_ERRORS.get(status)
+    if kind is TransientError or status >= 500:
+        raise TransientError(message, status=status, retry_after=retry_after(response))
+    if kind is ConfigurationError:
+        raise ConfigurationError(message)
+    raise PermanentError(message, status=status)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The platform's own error text (``error`` or ``message``), shortened."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str):
+                return str(body[key])[:200]
+    return response.text[:200]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _record(
+    target: str, method: str, url: str, status: int | None, started: float, excerpt: str
+) -> None:
+    recorder = _recorder.get()
+    if recorder is None:
+        return
+    path = httpx.URL(url).path
+    recorder(Attempt(target, method, path, status, (time.perf_counter() - started) * 1000, excerpt))

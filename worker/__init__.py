@@ -1,0 +1,1 @@
+"""The pipeline: ingress (verify, record, publish), Celery tasks (sync bookings to events), CLI."""

@@ -1,0 +1,52 @@
+"""The Celery app and every setting it runs with, each with its reason.
+
+- JSON only: task arguments are ids, nothing to pickle, nothing personal to show in Flower.
+- ``task_acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged after its task
+  finishes, so a worker killed mid-task leaves it to be delivered again (syncs are idempotent).
+- ``worker_prefetch_multiplier = 1``: a worker holds no more messages than it has threads, so a
+  crash strands as few as possible.
+- ``visibility_timeout`` (one value, from settings): Redis redelivers unacknowledged messages
+  after it. Retry countdowns are capped well below half of it, so a delayed retry is never
+  redelivered while it waits. Stranded work is also picked up sooner by the relay.
+- Task events on: Flower shows what ran and what failed, with ``argsrepr`` ids only.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.settings import Settings
+
+QUEUE = "bookwire"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("bookwire", broker=settings.resolved_broker_url, include=["worker.tasks"])
+    half = settings.visibility_timeout // 2
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=QUEUE,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 10,
+        },
+        beat_schedule={
+            "relay": {"task": "bookwire.relay", "schedule": settings.relay_interval},
+        },
+        bookwire_max_countdown=min(settings.retry_backoff_max, half),
+    )
+    return app
+
+
+app = create_celery(Settings())

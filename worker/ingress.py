@@ -1,0 +1,165 @@
+"""The webhook ingress: verify, record (inbox), publish after commit, answer. Nothing else.
+
+``POST /webhooks/{source}/{tenant}`` answers:
+
+- 202 ``{"inbox_id", "outcome"}``: stored (accepted, stale, or a duplicate of a stored delivery)
+- 200: stored and deliberately ignored (an event type we do not act on)
+- 401: bad or missing signature; nothing stored but a counter
+- 404: unknown tenant or source
+- 413: body over 1 MiB
+- 422 ``{"error", "field", "reason", "inbox_id"}``: verified but invalid; kept as quarantined
+- 503: the store is down; never a 2xx for something not stored
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from integrations import registry
+from integrations.connector import WebhookRequest
+from integrations.errors import SignatureError
+from worker import intake
+from worker.metrics import INGEST_SECONDS, WEBHOOKS
+from worker.runtime import Runtime
+
+MAX_BODY = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def create_app(rt: Runtime) -> Starlette:
+    """The ASGI app for ``rt``; tenants load (and fail) here, at start."""
+    rt.tenants  # noqa: B018 - load and check config before serving anything
+
+    async def webhook(request: Request) -> Response:
+        started = time.perf_counter()
+        source = request.path_params["source"]
+        tenant_id = request.path_params["tenant"]
+        tenant = rt.tenant(tenant_id)
+        source_config = tenant.sources.get(source) if tenant else None
+        connector = registry.connector(source)
+        if tenant is None or source_config is None or connector is None:
+            WEBHOOKS.labels("unknown", "unknown", "not_found").inc()
+            return JSONResponse({"error": "unknown tenant or source"}, status_code=404)
+        try:
+            body = await _read_body(request)
+        except BodyTooLarge:
+            WEBHOOKS.labels(source, tenant_id, "too_large").inc()
+            return JSONResponse({"error": "body over 1 MiB"}, status_code=413)
+        delivery = WebhookRequest(
+            method=request.method,
+            url=_public_url(rt, request),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        secrets = [ref.value.get_secret_value() for ref in source_config.secrets]
+        try:
+            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC))
+        except SignatureError as exc:
+            WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
+            return JSONResponse({"error": f"signature rejected: {exc}"}, status_code=401)
+        options = rt.source_options(tenant_id, source)
+        try:
+            receipt = await run_in_threadpool(
+                intake.receive,
+                rt,
+                tenant=tenant_id,
+                source=source,
+                request=delivery,
+                connector=connector,
+                options=options,
+                now=datetime.now(UTC),
+            )
+        except SQLAlchemyError:
+            WEBHOOKS.labels(source, tenant_id, "store_down").inc()
+            return JSONResponse(
+                {"error": "store unavailable; retry later"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        WEBHOOKS.labels(source, tenant_id, receipt.outcome).inc()
+        INGEST_SECONDS.observe(time.perf_counter() - started)
+        return _answer(receipt)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_: Request) -> Response:
+        problems = await run_in_threadpool(_readiness, rt)
+        status = 200 if not problems else 503
+        return JSONResponse(
+            {"status": "ready" if not problems else "not ready", "problems": problems},
+            status_code=status,
+        )
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{source}/{tenant}", webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ]
+    )
+
+
+def _answer(receipt: intake.Receipt) -> Response:
+    if receipt.outcome == "quarantined":
+        return JSONResponse(
+            {
+                "error": "invalid booking",
+                "field": receipt.field,
+                "reason": receipt.reason,
+                "inbox_id": receipt.delivery_id,
+            },
+            status_code=422,
+        )
+    body: dict[str, Any] = {"inbox_id": receipt.delivery_id, "outcome": receipt.outcome}
+    return JSONResponse(body, status_code=200 if receipt.outcome == "ignored" else 202)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _public_url(rt: Runtime, request: Request) -> str:
+    """The URL as the vendor addressed it (behind proxies: BOOKWIRE_PUBLIC_BASE_URL)."""
+    url = rt.settings.public_base_url.rstrip("/") + request.url.path
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+def _readiness(rt: Runtime) -> list[str]:
+    problems: list[str] = []
+    try:
+        rt.store.ping()
+    except Exception:
+        problems.append("store unreachable")
+    try:
+        rt.redis.ping()
+    except Exception:
+        problems.append("broker unreachable")
+    return problems

@@ -1,0 +1,218 @@
+"""The one way in: record a delivery durably, fold its bookings into their latest state, publish.
+
+Used by the HTTP ingress, the Python API / ``bookwire publish`` and replays alike. Ordering lives
+here: a booking's stored state only ever moves forward in the source's ``updated_at``; an older
+delivery is recorded as ``stale`` and changes nothing. Publishing happens after commit; what is
+stored but not published (broker down, crash) is republished by the relay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from integrations.booking import BookingMessage
+from integrations.connector import Connector, ParseContext, WebhookRequest
+from integrations.errors import PayloadError
+from worker import failures
+from worker.runtime import Runtime
+from worker.store.models import Booking, Delivery
+
+log = logging.getLogger(__name__)
+
+SENSITIVE_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What happened to one delivery."""
+
+    delivery_id: int
+    outcome: str  # accepted | stale | ignored | quarantined | duplicate
+    bookings: tuple[int, ...] = ()
+    reason: str | None = None
+    field: str | None = None
+
+
+def receive(
+    rt: Runtime,
+    *,
+    tenant: str,
+    source: str,
+    request: WebhookRequest,
+    connector: Connector,
+    options: object,
+    now: datetime,
+) -> Receipt:
+    """Record a verified delivery, apply its bookings and publish them."""
+    key = connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
+    context = ParseContext(tenant=tenant, source=source, options=options)
+    error: PayloadError | None = None
+    messages: list[BookingMessage] = []
+    try:
+        messages = connector.parse(request, context=context)
+    except PayloadError as exc:
+        error = exc
+    with rt.store.transaction() as session:
+        existing = session.scalar(
+            select(Delivery).where(
+                Delivery.tenant == tenant, Delivery.source == source, Delivery.delivery_key == key
+            )
+        )
+        if existing is not None:
+            return Receipt(existing.id, "duplicate", reason=existing.reason)
+        delivery = Delivery(
+            tenant=tenant,
+            source=source,
+            delivery_key=key[:255],
+            received_at=now,
+            status="received",
+            reason=None,
+            headers=_safe_headers(request.headers),
+            body=request.body,
+        )
+        session.add(delivery)
+        session.flush()
+        receipt = _settle(session, delivery, messages, error, now)
+    publish(rt, receipt.bookings)
+    return receipt
+
+
+def replay_delivery(
+    rt: Runtime, delivery_id: int, connector: Connector, options: object, *, now: datetime
+) -> Receipt:
+    """Parse a stored delivery again (after a fix) and apply it like a new one."""
+    with rt.store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise LookupError(f"no delivery {delivery_id}")
+        request = WebhookRequest("POST", "", dict(delivery.headers), delivery.body)
+        context = ParseContext(tenant=delivery.tenant, source=delivery.source, options=options)
+        error: PayloadError | None = None
+        messages: list[BookingMessage] = []
+        try:
+            messages = connector.parse(request, context=context)
+        except PayloadError as exc:
+            error = exc
+        if error is None:
+            failures.resolve(session, delivery_id=delivery.id, now=now)
+        receipt = _settle(session, delivery, messages, error, now)
+    publish(rt, receipt.bookings)
+    return receipt
+
+
+def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetime) -> list[int]:
+    """Fold messages into their bookings; return the ids whose state moved forward."""
+    moved: list[int] = []
+    for message in messages:
+        booking_id = _upsert(session, message, now)
+        if booking_id is not None:
+            moved.append(booking_id)
+    return moved
+
+
+def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
+    """Queue a sync for each booking; failures are left to the relay. Returns how many sent."""
+    sent = 0
+    for booking_id in booking_ids:
+        try:
+            rt.celery.send_task(
+                "bookwire.sync_booking",
+                args=[booking_id],
+                argsrepr=f"(booking={booking_id})",
+                kwargsrepr="{}",
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1},
+            )
+            sent += 1
+        except Exception as exc:  # broker down: the relay republishes what is pending
+            log.warning(
+                "publish failed; relay will retry",
+                extra={"booking": booking_id, "error": type(exc).__name__},
+            )
+            break
+    return sent
+
+
+def _settle(
+    session: Session,
+    delivery: Delivery,
+    messages: list[BookingMessage],
+    error: PayloadError | None,
+    now: datetime,
+) -> Receipt:
+    if error is not None:
+        delivery.status, delivery.reason = "quarantined", str(error)
+        failures.record(
+            session,
+            tenant=delivery.tenant,
+            source=delivery.source,
+            delivery_id=delivery.id,
+            stage="parse",
+            reason=str(error),
+            now=now,
+        )
+        return Receipt(delivery.id, "quarantined", reason=error.reason, field=error.field)
+    if not messages:
+        delivery.status, delivery.reason = "ignored", "event type not relevant"
+        return Receipt(delivery.id, "ignored", reason=delivery.reason)
+    stamped = [m.model_copy(update={"delivery_id": delivery.id}) for m in messages]
+    moved = accept(session, stamped, now=now)
+    delivery.status = "accepted" if moved else "stale"
+    delivery.reason = None if moved else "older than the booking's current state"
+    return Receipt(delivery.id, delivery.status, tuple(moved), reason=delivery.reason)
+
+
+def _upsert(session: Session, message: BookingMessage, now: datetime) -> int | None:
+    values = {
+        "tenant": message.tenant,
+        "source": message.source,
+        "external_id": message.booking_id,
+        "status": message.status.value,
+        "message": message.model_dump(mode="json"),
+        "source_updated_at": message.updated_at,
+        "version": 1,
+        "applied_version": 0,
+        "state": "pending",
+        "last_delivery_id": message.delivery_id,
+        "received_at": now,
+        "updated_at": now,
+        "queued_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Booking).values(**values)
+    table = Booking.__table__
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["tenant", "source", "external_id"],
+        set_={
+            "status": stmt.excluded.status,
+            "message": stmt.excluded.message,
+            "source_updated_at": stmt.excluded.source_updated_at,
+            "version": table.c.version + 1,
+            "state": "pending",
+            "last_delivery_id": stmt.excluded.last_delivery_id,
+            "updated_at": stmt.excluded.updated_at,
+            "queued_at": stmt.excluded.queued_at,
+        },
+        where=table.c.source_updated_at < stmt.excluded.source_updated_at,
+    ).returning(table.c.id)
+    return session.execute(upsert).scalar_one_or_none()
+
+
+def _safe_headers(headers: object) -> dict[str, str]:
+    items = headers.items() if hasattr(headers, "items") else []
+    return {
+        k.lower(): v
+        for k, v in items
+        if k.lower() not in SENSITIVE_HEADERS
+        and "secret" not in k.lower()
+        and "token" not in k.lower()
+    }

@@ -1,0 +1,131 @@
+"""Everything a process shares: settings, tenants, store, Redis, HTTP and platform clients.
+
+Built once per process from explicit ``Settings`` (tests) or the environment (``current()``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from functools import cached_property
+from typing import Any
+
+import httpx
+import redis
+from celery import Celery
+
+from config.settings import Settings
+from config.tenants import Tenant, Tenants, load_tenants
+from integrations import registry
+from integrations.platform import Platform
+from worker.store import Store
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, tenants: Tenants | None = None) -> None:
+        self.settings = settings
+        self._tenants = tenants
+        self._platforms: dict[str, Platform] = {}
+        self._options: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def tenants(self) -> Tenants:
+        if self._tenants is not None:
+            return self._tenants
+        tenants = load_tenants(
+            self.settings.resolved_tenants_file,
+            secrets_file=self.settings.resolved_secrets_file,
+        )
+        registry.check_tenants(tenants)
+        return tenants
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(
+            self.settings.resolved_database_url,
+            pool_size=max(5, self.settings.worker_concurrency + 2),
+        )
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.settings.resolved_redis_url, socket_timeout=5, socket_connect_timeout=2
+        )
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        return httpx.Client(timeout=self.settings.http_timeout, limits=limits)
+
+    @cached_property
+    def celery(self) -> Celery:
+        from worker.celery_app import create_celery
+
+        return create_celery(self.settings)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def source_options(self, tenant_id: str, source: str) -> Any:
+        """The connector's validated options for this tenant's source (cached)."""
+        key = (tenant_id, source)
+        if key not in self._options:
+            tenant = self.tenants.tenants[tenant_id]
+            model = getattr(registry.connector(source), "Options", None)
+            raw = tenant.sources[source].options
+            self._options[key] = model.model_validate(raw) if model else raw
+        return self._options[key]
+
+    def platform(self, tenant: Tenant) -> Platform:
+        with self._lock:
+            platform = self._platforms.get(tenant.id)
+            if platform is None:
+                factory = registry.PLATFORMS[tenant.platform.kind]
+                platform = factory(tenant.platform, self.http)
+                self._platforms[tenant.id] = platform
+            return platform
+
+    @contextmanager
+    def booking_lock(self, booking_id: int) -> Iterator[bool]:
+        """Serialise work on one booking across workers; yields False if someone holds it."""
+        lock = self.redis.lock(
+            f"bookwire:lock:booking:{booking_id}",
+            timeout=self.settings.booking_lock_seconds,
+            blocking=False,
+        )
+        acquired = lock.acquire()
+        try:
+            yield bool(acquired)
+        finally:
+            if acquired:
+                # expired while we worked: idempotency keys cover the overlap
+                with suppress(redis.exceptions.LockError):
+                    lock.release()
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    """The process-wide runtime, built from the environment on first use."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Runtime(Settings())
+        return _current
+
+
+def install(runtime: Runtime) -> None:
+    """Use ``runtime`` as this process's runtime (tests, ``bookwire up``)."""
+    global _current
+    with _current_lock:
+        _current = runtime

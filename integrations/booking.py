@@ -55,6 +55,12 @@ class BookingMessage(BaseModel):
     customer: Person | None = None
     attendees: list[Person] = Field(default_factory=list, max_length=500)
     client: str | None = Field(None, max_length=120, description="Agency's client key.")
+    replaces: str | None = Field(
+        None,
+        max_length=255,
+        description="The source's id of the booking this one replaces "
+        "(vendors that issue a new id on reschedule); both then name one booking.",
+    )
     updated_at: AwareDatetime
     delivery_id: int | None = None
 

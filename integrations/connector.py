@@ -10,6 +10,17 @@ Each ``integrations/<vendor>/webhook.py`` module provides:
 - ``delivery_id(request) -> str | None``: the vendor's id for this delivery (retries repeat it),
   or ``None`` to fall back to a hash of the body.
 - ``Options``: a pydantic model of the connector's tenant options (validated at config load).
+
+Vendors whose webhooks are thin (ids only: HubSpot, Acuity, Square) set ``DEFERRED = True`` and
+provide ``check(request, *, context) -> bool``: a cheap shape check at the ingress (False =
+irrelevant, answered 200 and recorded as ignored; ``PayloadError`` = quarantined). Their
+``parse`` then runs in the worker, where ``context.http`` and ``context.credentials`` let it
+fetch what the webhook lacks through ``integrations.http.call`` (transient errors retry).
+
+Backfill (``bookwire backfill SOURCE TENANT --since DATE``): a connector whose vendor has a list
+API provides ``backfill(context, *, since) -> Iterable[BookingMessage]`` in its ``client.py``
+(registered in ``integrations.registry.BACKFILLS``). The messages go through the same intake as
+webhooks, so overlapping a backfill with live deliveries creates nothing twice.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from integrations.booking import BookingMessage
@@ -36,11 +48,14 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class ParseContext:
+    """What a connector may know beyond the request: whose it is and how to look things up."""
+
     tenant: str
     source: str
     options: Any = None
-    delivery_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    http: httpx.Client | None = None
+    now: datetime | None = None
 
 
 class NoOptions(BaseModel):

@@ -7,12 +7,14 @@ platform kinds, their options and the brand templates.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from config.errors import ConfigError, ConfigProblem
 from config.tenants import Tenants
+from integrations.booking import BookingMessage
 from integrations.branding import TEMPLATE_FIELDS, unknown_fields
 from integrations.connector import Connector
 from integrations.generic import webhook as generic_webhook
@@ -22,6 +24,9 @@ from integrations.platform import PlatformFactory
 SOURCES: dict[str, Connector] = {
     "generic": generic_webhook,  # type: ignore[dict-item]
 }
+
+# slug -> backfill(context, *, since) -> Iterable[BookingMessage]  (see integrations.connector)
+BACKFILLS: dict[str, Callable[..., Iterable[BookingMessage]]] = {}
 
 PLATFORMS: dict[str, PlatformFactory] = {
     "gomry": GomryPlatform,

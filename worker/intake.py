@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from integrations import registry
 from integrations.booking import BookingMessage
-from integrations.connector import Connector, ParseContext, WebhookRequest
+from integrations.connector import Connector, WebhookRequest
 from integrations.errors import PayloadError
 from worker import failures
 from worker.runtime import Runtime
-from worker.store.models import Booking, Delivery
+from worker.store.models import Booking, BookingAlias, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,21 @@ def receive(
     options: object,
     now: datetime,
 ) -> Receipt:
-    """Record a verified delivery, apply its bookings and publish them."""
+    """Record a verified delivery, apply its bookings and publish them.
+
+    Deferred connectors (thin webhooks) are only shape-checked here; the worker parses them
+    with API look-ups (``ingest``)."""
     key = connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
-    context = ParseContext(tenant=tenant, source=source, options=options)
+    deferred = is_deferred(connector)
+    context = rt.parse_context(tenant, source, now=now, with_http=False)
     error: PayloadError | None = None
     messages: list[BookingMessage] = []
+    relevant = True
     try:
-        messages = connector.parse(request, context=context)
+        if deferred:
+            relevant = connector.check(request, context=context)  # type: ignore[attr-defined]
+        else:
+            messages = connector.parse(request, context=context)
     except PayloadError as exc:
         error = exc
     with rt.store.transaction() as session:
@@ -73,6 +82,7 @@ def receive(
             source=source,
             delivery_key=key[:255],
             received_at=now,
+            queued_at=now,
             status="received",
             reason=None,
             headers=_safe_headers(request.headers),
@@ -80,27 +90,76 @@ def receive(
         )
         session.add(delivery)
         session.flush()
+        if deferred and error is None and relevant:
+            receipt = Receipt(delivery.id, "received")
+        else:
+            receipt = _settle(session, delivery, messages, error, now)
+    if receipt.outcome == "received":
+        publish_deliveries(rt, [receipt.delivery_id])
+    else:
+        publish(rt, receipt.bookings)
+    return receipt
+
+
+def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
+    """Parse a deferred delivery in the worker (with API look-ups) and apply it.
+
+    Raises TransientError when a look-up should be retried; returns None when the delivery
+    was already settled (a redelivered task)."""
+    with rt.store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status != "received":
+            return None
+        tenant, source = delivery.tenant, delivery.source
+        request = _stored_request(delivery)
+    connector = registry.connector(source)
+    if connector is None or rt.tenant(tenant) is None:
+        raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
+    context = rt.parse_context(tenant, source, now=now, with_http=True)
+    error: PayloadError | None = None
+    messages: list[BookingMessage] = []
+    try:
+        messages = connector.parse(request, context=context)
+    except PayloadError as exc:
+        error = exc
+    with rt.store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status != "received":
+            return None
         receipt = _settle(session, delivery, messages, error, now)
     publish(rt, receipt.bookings)
     return receipt
 
 
-def replay_delivery(
-    rt: Runtime, delivery_id: int, connector: Connector, options: object, *, now: datetime
-) -> Receipt:
+def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
     """Parse a stored delivery again (after a fix) and apply it like a new one."""
     with rt.store.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             raise LookupError(f"no delivery {delivery_id}")
-        request = WebhookRequest("POST", "", dict(delivery.headers), delivery.body)
-        context = ParseContext(tenant=delivery.tenant, source=delivery.source, options=options)
-        error: PayloadError | None = None
-        messages: list[BookingMessage] = []
-        try:
-            messages = connector.parse(request, context=context)
-        except PayloadError as exc:
-            error = exc
+        tenant, source = delivery.tenant, delivery.source
+        request = _stored_request(delivery)
+    connector = registry.connector(source)
+    if connector is None or rt.tenant(tenant) is None:
+        raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
+    if is_deferred(connector):
+        with rt.store.transaction() as session:
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            delivery.status, delivery.reason, delivery.queued_at = "received", None, now
+            failures.resolve(session, delivery_id=delivery_id, now=now)
+        publish_deliveries(rt, [delivery_id])
+        return Receipt(delivery_id, "received")
+    context = rt.parse_context(tenant, source, now=now, with_http=False)
+    error: PayloadError | None = None
+    messages: list[BookingMessage] = []
+    try:
+        messages = connector.parse(request, context=context)
+    except PayloadError as exc:
+        error = exc
+    with rt.store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
         if error is None:
             failures.resolve(session, delivery_id=delivery.id, now=now)
         receipt = _settle(session, delivery, messages, error, now)
@@ -108,10 +167,43 @@ def replay_delivery(
     return receipt
 
 
+def give_up(
+    rt: Runtime, delivery_id: int, reason: str, *, now: datetime, attempts: int = 1
+) -> None:
+    """A deferred delivery that cannot be parsed (look-ups exhausted or refused): a failure
+    record ops can replay."""
+    with rt.store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            return
+        delivery.status, delivery.reason = "failed", reason[:2000]
+        failures.record(
+            session,
+            tenant=delivery.tenant,
+            source=delivery.source,
+            delivery_id=delivery_id,
+            stage="fetch",
+            reason=reason,
+            attempts=attempts,
+            now=now,
+        )
+
+
+def is_deferred(connector: Connector) -> bool:
+    return bool(getattr(connector, "DEFERRED", False))
+
+
+def _stored_request(delivery: Delivery) -> WebhookRequest:
+    return WebhookRequest(
+        "POST", delivery.headers.get("x-bookwire-url", ""), dict(delivery.headers), delivery.body
+    )
+
+
 def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetime) -> list[int]:
     """Fold messages into their bookings; return the ids whose state moved forward."""
     moved: list[int] = []
     for message in messages:
+        message = _canonical(session, message)
         booking_id = _upsert(session, message, now)
         if booking_id is not None:
             moved.append(booking_id)
@@ -136,6 +228,29 @@ def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
             log.warning(
                 "publish failed; relay will retry",
                 extra={"booking": booking_id, "error": type(exc).__name__},
+            )
+            break
+    return sent
+
+
+def publish_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> int:
+    """Queue the worker-side parse of deferred deliveries; the relay covers failures."""
+    sent = 0
+    for delivery_id in delivery_ids:
+        try:
+            rt.celery.send_task(
+                "bookwire.ingest_delivery",
+                args=[delivery_id],
+                argsrepr=f"(delivery={delivery_id})",
+                kwargsrepr="{}",
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1},
+            )
+            sent += 1
+        except Exception as exc:
+            log.warning(
+                "publish failed; relay will retry",
+                extra={"delivery": delivery_id, "error": type(exc).__name__},
             )
             break
     return sent
@@ -168,6 +283,41 @@ def _settle(
     delivery.status = "accepted" if moved else "stale"
     delivery.reason = None if moved else "older than the booking's current state"
     return Receipt(delivery.id, delivery.status, tuple(moved), reason=delivery.reason)
+
+
+def _canonical(session: Session, message: BookingMessage) -> BookingMessage:
+    """Rewrite a message to the booking it belongs to, recording a new id as an alias."""
+    own = _resolve(session, message.tenant, message.source, message.booking_id)
+    if message.replaces is None:
+        return (
+            message if own == message.booking_id else message.model_copy(update={"booking_id": own})
+        )
+    root = _resolve(session, message.tenant, message.source, message.replaces)
+    if own != root:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(BookingAlias)
+            .values(
+                tenant=message.tenant,
+                source=message.source,
+                alias_id=message.booking_id,
+                external_id=root,
+            )
+            .on_conflict_do_nothing()
+        )
+    return message.model_copy(update={"booking_id": root, "replaces": None})
+
+
+def _resolve(session: Session, tenant: str, source: str, booking_id: str) -> str:
+    found = session.scalar(
+        select(BookingAlias.external_id).where(
+            BookingAlias.tenant == tenant,
+            BookingAlias.source == source,
+            BookingAlias.alias_id == booking_id,
+        )
+    )
+    return found or booking_id
 
 
 def _upsert(session: Session, message: BookingMessage, now: datetime) -> int | None:

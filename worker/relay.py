@@ -12,15 +12,27 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from worker.intake import publish
+from worker.intake import publish, publish_deliveries
 from worker.runtime import Runtime
-from worker.store.models import Booking
+from worker.store.models import Booking, Delivery
 
 
 def relay_once(rt: Runtime, *, now: datetime, limit: int = 1000) -> int:
-    """Republish overdue pending bookings; returns how many were published."""
+    """Republish overdue pending bookings and deferred deliveries; returns how many."""
     overdue = now - timedelta(seconds=rt.settings.relay_after)
     with rt.store.transaction() as session:
+        deliveries = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(Delivery.status == "received", Delivery.queued_at < overdue)
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+        )
+        if deliveries:
+            session.execute(
+                update(Delivery).where(Delivery.id.in_(deliveries)).values(queued_at=now)
+            )
         ids = list(
             session.scalars(
                 select(Booking.id)
@@ -31,4 +43,4 @@ def relay_once(rt: Runtime, *, now: datetime, limit: int = 1000) -> int:
         )
         if ids:
             session.execute(update(Booking).where(Booking.id.in_(ids)).values(queued_at=now))
-    return publish(rt, ids)
+    return publish_deliveries(rt, deliveries) + publish(rt, ids)

@@ -6,24 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from integrations import registry
 from worker import intake
 from worker.runtime import Runtime
-from worker.store.models import Booking, Delivery
+from worker.store.models import Booking
 
 
 def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> intake.Receipt:
-    with rt.store.transaction() as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None:
-            raise LookupError(f"no delivery {delivery_id}")
-        tenant, source = delivery.tenant, delivery.source
-    connector = registry.connector(source)
-    if connector is None or rt.tenant(tenant) is None:
-        raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
-    return intake.replay_delivery(
-        rt, delivery_id, connector, rt.source_options(tenant, source), now=now
-    )
+    """Parse a stored delivery with today's code and config; idempotent."""
+    return intake.replay_delivery(rt, delivery_id, now=now)
 
 
 def replay_booking(rt: Runtime, booking_id: int, *, now: datetime) -> None:

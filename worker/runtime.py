@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -18,6 +19,7 @@ from celery import Celery
 from config.settings import Settings
 from config.tenants import Tenant, Tenants, load_tenants
 from integrations import registry
+from integrations.connector import ParseContext
 from integrations.platform import Platform
 from worker.store import Store
 
@@ -86,6 +88,20 @@ class Runtime:
                 platform = factory(tenant.platform, self.http)
                 self._platforms[tenant.id] = platform
             return platform
+
+    def parse_context(
+        self, tenant_id: str, source: str, *, now: datetime, with_http: bool
+    ) -> ParseContext:
+        """What a connector may use: options, resolved credentials and (in the worker) HTTP."""
+        config = self.tenants.tenants[tenant_id].sources[source]
+        return ParseContext(
+            tenant=tenant_id,
+            source=source,
+            options=self.source_options(tenant_id, source),
+            credentials={k: v.value.get_secret_value() for k, v in config.credentials.items()},
+            http=self.http if with_http else None,
+            now=now,
+        )
 
     @contextmanager
     def booking_lock(self, booking_id: int) -> Iterator[bool]:

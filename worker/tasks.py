@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
-from worker import relay, runtime, sync
+from worker import intake, relay, runtime, sync
 from worker.celery_app import app
 from worker.retry import RetryPolicy
 
@@ -55,6 +55,33 @@ def sync_booking(self: Task, booking_id: int) -> str:
     except PERMANENT as exc:
         sync.fail(rt, booking_id, _reason(exc), now=now)
         return "failed"
+
+
+@app.task(name="bookwire.ingest_delivery", bind=True, max_retries=None)
+def ingest_delivery(self: Task, delivery_id: int) -> str:
+    """Parse a thin vendor delivery with API look-ups, then queue its bookings' syncs."""
+    rt = runtime.current()
+    now = datetime.now(UTC)
+    try:
+        receipt = intake.ingest(rt, delivery_id, now=now)
+    except TRANSIENT as exc:
+        policy = _policy()
+        retries = self.request.retries or 0
+        if policy.exhausted(retries):
+            intake.give_up(
+                rt,
+                delivery_id,
+                f"gave up after {retries} retries: {_reason(exc)}",
+                now=now,
+                attempts=retries + 1,
+            )
+            return "failed"
+        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
+        raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
+    except (*PERMANENT, LookupError) as exc:
+        intake.give_up(rt, delivery_id, _reason(exc), now=now)
+        return "failed"
+    return receipt.outcome if receipt else "already settled"
 
 
 @app.task(name="bookwire.relay")

@@ -84,7 +84,6 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
         message = BookingMessage(
             tenant=context.tenant,
             source=context.source,
-            delivery_id=context.delivery_id,
             **body.model_dump(),
         )
     except ValidationError as exc:

@@ -1,6 +1,23 @@
 """Durable state: the inbox of raw deliveries, bookings, event links, failures, attempts."""
 
 from worker.store.db import Store
-from worker.store.models import Attempt, Base, Booking, Delivery, EventLink, Failure
+from worker.store.models import (
+    Attempt,
+    Base,
+    Booking,
+    BookingAlias,
+    Delivery,
+    EventLink,
+    Failure,
+)
 
-__all__ = ["Attempt", "Base", "Booking", "Delivery", "EventLink", "Failure", "Store"]
+__all__ = [
+    "Attempt",
+    "Base",
+    "Booking",
+    "BookingAlias",
+    "Delivery",
+    "EventLink",
+    "Failure",
+    "Store",
+]

@@ -3,6 +3,7 @@
 - ``deliveries``: the inbox. Every verified delivery, raw bytes and all, before we answer.
 - ``bookings``: the latest state each source gave a booking (``version`` counts accepted
   changes, ``applied_version`` how far the platform has caught up). Pending = version > applied.
+- ``booking_aliases``: vendor ids that name an existing booking (reschedules with new ids).
 - ``event_links``: the one event of a booking (unique per booking): the idempotency anchor.
 - ``failures``: permanent problems ops must see and can replay.
 - ``attempts``: every outbound call, next to the booking it served.
@@ -68,6 +69,20 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, str]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BookingAlias(Base):
+    """A vendor id that names an existing booking (a reschedule that issued a new id)."""
+
+    __tablename__ = "booking_aliases"
+    __table_args__ = (UniqueConstraint("tenant", "source", "alias_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    source: Mapped[str] = mapped_column(String(63))
+    alias_id: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(255))
 
 
 class Booking(Base):

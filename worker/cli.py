@@ -209,14 +209,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def example_booking(booking_id: str, status: str = "confirmed") -> dict[str, object]:
-    """Tomorrow, 18:00–22:00 in New York: the seed's Summer Launch Party."""
-    day = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    """Tomorrow, 18:00–22:00 New York wall-clock time: the seed's Summer Launch Party."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/New_York")
+    day = (datetime.now(zone) + timedelta(days=1)).date()
+    start = datetime(day.year, day.month, day.day, 18, 0, tzinfo=zone)
     return {
         "booking_id": booking_id,
         "status": status,
         "title": "Summer Launch Party",
-        "start": f"{day}T18:00:00-04:00",
-        "end": f"{day}T22:00:00-04:00",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=4)).isoformat(),
         "timezone": "America/New_York",
         "location": "Convention Center, New York",
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},

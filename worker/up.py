@@ -26,6 +26,10 @@ STOP_ORDER = ("ingress", "worker", "beat", "flower", "sandbox")
 
 
 def run(settings: Settings) -> int:
+    # Ctrl-C and SIGTERM both mean "stop cleanly" (also when started in the background,
+    # where SIGINT would otherwise be ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     ensure_demo(settings)
     rt = Runtime(settings)
     rt.tenants  # noqa: B018 - fail at start on broken config
@@ -53,6 +57,10 @@ def run(settings: Settings) -> int:
         rt.close()
     print("bookwire stopped; nothing in flight was lost (the broker keeps unfinished work).")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
@@ -128,6 +136,7 @@ def _supervise(children: dict[str, subprocess.Popen[Any]]) -> None:
 
 
 def _stop(children: dict[str, subprocess.Popen[Any]]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown
     for name in STOP_ORDER:
         child = children.get(name)
         if child is None or child.poll() is not None:

@@ -37,8 +37,23 @@ class Settings(BaseSettings):
     http_timeout: float = Field(10.0, gt=0, description="Seconds for one outbound call.")
     max_retries: int = Field(8, ge=0, description="Retries of a transient failure.")
     retry_backoff_max: int = Field(300, ge=1, description="Longest retry delay in seconds.")
-    log_json: bool = False
+    log_json: bool = Field(False, description="One JSON object per log line (ids, no content).")
     log_level: str = "INFO"
+    worker_metrics_port: int | None = Field(
+        None, description="Port of each worker's own /metrics server; unset = off."
+    )
+    worker_metrics_host: str = "127.0.0.1"
+    overdue_after_minutes: float = Field(
+        30.0, gt=0, description="A booking with no event this long after receipt is overdue."
+    )
+    outcome_check_interval: float = Field(60.0, gt=0, description="Seconds between checks.")
+    portal_grace_minutes: int = Field(
+        60, ge=0, description="Minutes after an event's end before its portal delivery is due."
+    )
+    portal_sweep_interval: float = Field(60.0, gt=0, description="Seconds between due sweeps.")
+    portal_lookback_hours: float = Field(
+        72.0, gt=0, description="Events that ended longer ago are never delivered (catch-up)."
+    )
 
     @property
     def embedded_broker(self) -> bool:

@@ -19,6 +19,9 @@ Example::
 
     [tenants.acme.brand]
     name_template = "{customer.name} – {title}"
+
+    [tenants.acme.clients.bigco]          # bookings whose ``client`` is "bigco"
+    logo_url = "https://cdn.example.com/bigco.png"
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ class BrandConfig(_Strict):
     domain: str | None = None
     qr_text: str | None = None
 
-    @field_validator("name_template", "description_template")
+    @field_validator("name_template", "description_template", "qr_text")
     @classmethod
     def _template_syntax(cls, value: str | None) -> str | None:
         if value is not None:
@@ -126,15 +129,48 @@ class BrandConfig(_Strict):
             raise ValueError("must be a #rrggbb colour")
         return value
 
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://\S+", value):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+        if value is not None and not re.fullmatch(rf"(?:{label}\.)+{label}", value.lower()):
+            raise ValueError("must be a host name such as photos.example.com")
+        return value.lower() if value else value
+
+
+class BrandOverride(BrandConfig):
+    """A client's brand (``[tenants.x.clients.<client>]``): set fields win over the tenant's."""
+
+    name_template: str | None = None  # type: ignore[assignment]
+
 
 class PortalConfig(_Strict):
-    """Where the album link (or attendance) goes once the event has ended."""
+    """Where the album link (or attendance) goes once the event has ended (docs/delivery.md).
+
+    ``kind`` is a portal slug (``webhook``, ``hubspot``, ``pipedrive``); ``url`` is the portal
+    webhook's endpoint; ``grace_minutes`` is how long after the event's end it is delivered
+    (uploads settle), unset = ``BOOKWIRE_PORTAL_GRACE_MINUTES``.
+    """
 
     kind: str
     url: str | None = None
     credentials: dict[str, SecretRef] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
-    grace_minutes: int = Field(60, ge=0)
+    grace_minutes: int | None = Field(None, ge=0, le=7 * 24 * 60)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
 
 
 class Tenant(_Strict):
@@ -145,7 +181,18 @@ class Tenant(_Strict):
     platform: PlatformConfig
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     brand: BrandConfig = Field(default_factory=BrandConfig)
+    clients: dict[str, BrandOverride] = Field(
+        default_factory=dict, description="Brand overrides by BookingMessage.client."
+    )
     portal: PortalConfig | None = None
+
+    def brand_for(self, client: str | None) -> BrandConfig:
+        """The tenant's brand with the booking's client overrides merged over it."""
+        override = self.clients.get(client) if client else None
+        if override is None:
+            return self.brand
+        merged = {**self.brand.model_dump(), **override.model_dump(exclude_none=True)}
+        return BrandConfig.model_validate(merged)
 
 
 class Tenants(_Strict):

@@ -3,13 +3,28 @@
 A platform module (``integrations/<slug>/client.py``) implements ``Platform``; the registry maps
 the tenant's ``platform.kind`` to it. The worker builds one ``EventSpec`` per booking version and
 never speaks a platform's dialect itself.
+
+What "the booking's event" is depends on the platform, so the worker only ever holds a
+``LinkedEvent``: the platform's event id plus ``details``, an opaque JSON-able dict the platform
+gives back after every call and receives again next time (stored on ``event_links.details``).
+
+- Event platforms (Gomry, guest media) create one event per booking; ``details`` holds what they
+  add to it (Gomry: the customer's attendee ticket).
+- Guest-list platforms (Gatsby) place the booking's people on an event someone else runs: create
+  and update *add* the booking's people (and drop those no longer on it), cancel declines or
+  removes them, and ``details`` keeps their platform ids. A reschedule may move them to another
+  event, so ``update_event`` may return a different ``event_id``.
+
+Every method is idempotent: calling it again after an unknown outcome (timeout, dropped
+connection) converges on the same state, never a second event or guest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -33,29 +48,99 @@ class EventSpec:
     customer: Person | None
     attendees: tuple[Person, ...]
     brand: BrandConfig
+    qr_text: str | None = None
+    booking: BookingMessage | None = None  # for platform rules over booking fields (Gatsby)
+
+    @property
+    def people(self) -> tuple[Person, ...]:
+        """Customer and attendees, each email once (case-insensitive); people without email
+        cannot be matched again later, so guest lists skip them."""
+        seen: set[str] = set()
+        people: list[Person] = []
+        for person in (self.customer, *self.attendees):
+            if person is None or not person.email:
+                continue
+            email = person.email.lower()
+            if email not in seen:
+                seen.add(email)
+                people.append(person)
+        return tuple(people)
 
 
 @dataclass(frozen=True)
-class CreatedEvent:
+class LinkedEvent:
+    """Where a booking lives on its platform: the event id and the platform's own ``details``."""
+
     event_id: str
-    replayed: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
+    replayed: bool = False  # the platform replayed an earlier create (idempotency key)
+
+
+@dataclass(frozen=True)
+class AttendeeRecord:
+    """One person's attendance as the platform reports it after the event."""
+
+    name: str | None
+    email: str | None
+    status: str  # the platform's own word: checked_in, Attended, No Show, valid …
+    attended: bool | None  # True checked in / attended, False no-show, None not marked
+    checked_in_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """What the platform has for the client once the event is over.
+
+    ``ready`` is False while the platform is still producing it (a guest-media album before the
+    event ended): ask again later rather than deliver something incomplete.
+    """
+
+    ready: bool
+    status: str
+    album_url: str | None = None
+    attendees: tuple[AttendeeRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """What a platform client may share with other processes: the Redis that holds the shared
+    rate-limit budget (``None``: an in-process budget, for tests and one-off tools)."""
+
+    redis_url: str | None = None
 
 
 class Platform(Protocol):
-    """Create, update and cancel the one event that belongs to a booking."""
+    """Create, update and cancel the booking's presence on its platform, and read it back."""
 
     slug: ClassVar[str]
     name_max: ClassVar[int]
 
-    def create_event(self, spec: EventSpec, *, idempotency_key: str) -> CreatedEvent: ...
+    def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
+        """First sync of a booking: create its event (guest lists: add its people)."""
+        ...
 
-    def update_event(self, event_id: str, spec: EventSpec) -> None: ...
+    def update_event(self, linked: LinkedEvent, spec: EventSpec) -> LinkedEvent:
+        """Bring the linked event to ``spec`` (also re-opens a cancelled one)."""
+        ...
 
-    def cancel_event(self, event_id: str) -> None: ...
+    def cancel_event(self, linked: LinkedEvent) -> LinkedEvent:
+        """Cancel as the platform allows (Gomry: close and hide; Gatsby: decline/remove)."""
+        ...
+
+    def find_event(self, reference: str) -> LinkedEvent | None:
+        """The event created for ``reference`` (``EventSpec.reference``), if any: for creates
+        whose outcome is unknown after the platform's idempotency window has passed."""
+        ...
+
+    def fetch_deliverable(self, linked: LinkedEvent) -> Deliverable:
+        """Album link, attendance or check-ins, once the event is over."""
+        ...
 
 
 class PlatformFactory(Protocol):
-    def __call__(self, config: PlatformConfig, http: httpx.Client) -> Platform: ...
+    def __call__(
+        self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
+    ) -> Platform: ...
 
 
 def event_spec(booking: BookingMessage, brand: BrandConfig, *, name_max: int) -> EventSpec:
@@ -76,4 +161,12 @@ def event_spec(booking: BookingMessage, brand: BrandConfig, *, name_max: int) ->
         customer=booking.customer,
         attendees=tuple(booking.attendees),
         brand=brand,
+        qr_text=render(brand.qr_text, booking) if brand.qr_text else None,
+        booking=booking,
     )
+
+
+def split_name(person: Person) -> tuple[str, str]:
+    """First and last name for platforms that want both: the last word is the last name."""
+    first, _, last = person.name.strip().rpartition(" ")
+    return (first, last) if first else (last, "")

@@ -8,12 +8,13 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from sandbox import gomry
+from sandbox import gatsby, gomry, gomry_tickets, guestmedia, idempotency
 from sandbox.platform import Platform
+from sandbox.vendors import acuity, calcom, calendly, hubspot, pipedrive, portal, square
 
-SCHEMAS = gomry.SCHEMA
+SCHEMAS = "".join(m.SCHEMA for m in (idempotency, gomry, gomry_tickets, gatsby, guestmedia))
 
 
 def create_app(data_dir: Path | None = None, keys: dict[str, set[str]] | None = None) -> Starlette:
@@ -36,6 +37,16 @@ def create_app(data_dir: Path | None = None, keys: dict[str, set[str]] | None = 
             Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
             Route("/_sandbox/health", health),
             *gomry.routes(platform),
+            *gomry_tickets.routes(platform),
+            *gatsby.routes(platform),  # /gatsby/...
+            *guestmedia.routes(platform),  # /guestmedia/v1/...
+            Mount("/hubspot", routes=hubspot.routes(platform)),
+            Mount("/acuity", routes=acuity.routes(platform)),
+            Mount("/square", routes=square.routes(platform)),
+            Mount("/calendly", routes=calendly.routes(platform)),
+            Mount("/calcom", routes=calcom.routes(platform)),
+            Mount("/pipedrive", routes=pipedrive.routes(platform)),
+            Mount("/portal", routes=portal.routes(platform)),  # where album links land
         ]
     )
     app.state.platform = platform

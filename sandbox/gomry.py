@@ -9,6 +9,8 @@
 - Unknown fields: 400. PATCH needs at least one field, replaces ``venue`` whole, and requires
   end strictly after start with matching zones. There is no DELETE.
 - Lists paginate with ``page``/``page_size`` (1–200).
+- Ticket classes (the automatic General Admission) and attendees with check-in live in
+  ``sandbox.gomry_tickets``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.idempotency import idempotent
 from sandbox.platform import Platform, dropped_response
 
-IDEMPOTENCY_WINDOW = 24 * 3600
 CREATE_FIELDS = {
     "name",
     "start",
@@ -73,62 +75,22 @@ def routes(platform: Platform) -> list[Route]:
         idem = request.headers.get("idempotency-key")
         if idem is not None and len(idem) > 255:
             return _error(400, "Idempotency-Key longer than 255 characters")
-        if idem:
-            stored = platform.db.execute(
-                "SELECT state, status, body, created_at FROM gomry_idempotency "
-                "WHERE api_key=? AND key=?",
-                (key, idem),
-            ).fetchone()
-            if stored and platform.faults.now() - stored[3] > IDEMPOTENCY_WINDOW:
-                platform.db.execute(
-                    "DELETE FROM gomry_idempotency WHERE api_key=? AND key=?", (key, idem)
-                )
-                stored = None
-            if stored and stored[0] == "in_progress":
-                return _error(409, "idempotent_request_in_progress")
-            if stored:
-                platform.faults.count("idempotent_replays")
-                return Response(
-                    stored[2],
-                    status_code=stored[1],
-                    media_type="application/json",
-                    headers={"Idempotent-Replay": "true"},
-                )
-            platform.db.execute(
-                "INSERT INTO gomry_idempotency(api_key, key, state, created_at) "
-                "VALUES (?, ?, 'in_progress', ?)",
-                (key, idem, platform.faults.now()),
-            )
-        try:
-            await platform.faults.delay()
+
+        async def run() -> tuple[int, dict[str, Any]]:
             try:
                 body_in = await _json(request)
             except ValidationFailed as exc:
-                status, payload = 400, _validation_body(exc)
-            else:
-                status, payload = _create(platform, key, body_in)
-        except BaseException:
-            if idem:
-                platform.db.execute(
-                    "DELETE FROM gomry_idempotency WHERE api_key=? AND key=?", (key, idem)
-                )
-            raise
-        body = json.dumps(payload).encode()
-        if idem:
-            if status < 500:
-                platform.db.execute(
-                    "UPDATE gomry_idempotency SET state='done', status=?, body=? "
-                    "WHERE api_key=? AND key=?",
-                    (status, body, key, idem),
-                )
-            else:
-                platform.db.execute(
-                    "DELETE FROM gomry_idempotency WHERE api_key=? AND key=?", (key, idem)
-                )
-        platform.db.commit()
-        if status == 201 and platform.faults.should_drop():
-            return dropped_response()
-        return Response(body, status_code=status, media_type="application/json")
+                return 400, _validation_body(exc)
+            return _create(platform, key, body_in)
+
+        return await idempotent(
+            platform,
+            scope="gomry",
+            api_key=key,
+            key=idem,
+            run=run,
+            in_progress=lambda: _error(409, "idempotent_request_in_progress"),
+        )
 
     async def list_events(request: Request) -> Response:
         key = _api_key(platform, request)
@@ -216,9 +178,6 @@ def routes(platform: Platform) -> list[Route]:
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gomry_events (id TEXT PRIMARY KEY, api_key TEXT, doc TEXT);
-CREATE TABLE IF NOT EXISTS gomry_idempotency (
-    api_key TEXT, key TEXT, state TEXT, status INTEGER, body BLOB, created_at REAL,
-    PRIMARY KEY (api_key, key));
 """
 
 

@@ -15,7 +15,14 @@ from config.settings import Settings
 from config.tenants import load_tenants
 from integrations import registry
 from sandbox.app import create_app as create_sandbox
-from tests.support import GOMRY_KEY, ServerThread, secrets_env, tenants_toml
+from tests.support import (
+    GATSBY_TOKEN,
+    GOMRY_KEY,
+    GUESTMEDIA_KEY,
+    ServerThread,
+    secrets_env,
+    tenants_toml,
+)
 from worker.runtime import Runtime
 
 _db_numbers = itertools.cycle(range(1, 16))
@@ -63,7 +70,8 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[ServerThread]:
     """The sandbox platforms over real HTTP, with the test API key."""
-    app = create_sandbox(tmp_path / "sandbox", {"gomry": {GOMRY_KEY}})
+    keys = {"gomry": {GOMRY_KEY}, "gatsby": {GATSBY_TOKEN}, "guestmedia": {GUESTMEDIA_KEY}}
+    app = create_sandbox(tmp_path / "sandbox", keys)
     with ServerThread(app) as server:
         yield server
 

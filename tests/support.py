@@ -25,6 +25,8 @@ from integrations.generic.webhook import sign
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 GOMRY_KEY = "test-gomry-key"
+GATSBY_TOKEN = "test-gatsby-token"
+GUESTMEDIA_KEY = "test-guestmedia-key"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"bookwire-test-secret-0123456789ab").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"bookwire-old-secret-0123456789abc").decode()
 
@@ -91,6 +93,8 @@ name_template = "{{customer.name}} – {{title}}"
 def secrets_env() -> dict[str, str]:
     return {
         "TEST_GOMRY_KEY": GOMRY_KEY,
+        "TEST_GATSBY_TOKEN": GATSBY_TOKEN,
+        "TEST_GUESTMEDIA_KEY": GUESTMEDIA_KEY,
         "TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "TEST_OLD_SECRET": OLD_SECRET,
     }

@@ -9,6 +9,7 @@
   after it. Retry countdowns are capped well below half of it, so a delayed retry is never
   redelivered while it waits. Stranded work is also picked up sooner by the relay.
 - Task events on: Flower shows what ran and what failed, with ``argsrepr`` ids only.
+- ``worker.observe`` hooks Celery's signals: our log format, task metrics, a metrics server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from celery import Celery
 
 from config.settings import Settings
+from worker import observe  # noqa: F401 - connects the signal handlers
 
 QUEUE = "bookwire"
 
@@ -43,6 +45,14 @@ def create_celery(settings: Settings) -> Celery:
         },
         beat_schedule={
             "relay": {"task": "bookwire.relay", "schedule": settings.relay_interval},
+            "check-outcomes": {
+                "task": "bookwire.check_outcomes",
+                "schedule": settings.outcome_check_interval,
+            },
+            "sweep-ended-events": {  # portal deliveries due now (docs/delivery.md)
+                "task": "bookwire.sweep_ended_events",
+                "schedule": settings.portal_sweep_interval,
+            },
         },
         bookwire_max_countdown=min(settings.retry_backoff_max, half),
     )

@@ -6,9 +6,8 @@ import argparse
 import json
 import os
 import sys
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,12 +63,46 @@ def _parser() -> argparse.ArgumentParser:
     example.add_argument("--tenant", default="demo")
     example.add_argument("--booking-id", default=None)
     example.add_argument("--status", default="confirmed")
+    example.add_argument(
+        "--ends-in",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="an event that started an hour ago and ends this many minutes from now",
+    )
     status = add("status", cmd_status, "Show where a booking is.")
     status.add_argument("booking", help="the source's booking id, tenant:source:id, or #n")
-    replay = add("replay", cmd_replay, "Replay a quarantined delivery or a failed booking.")
-    replay.add_argument("--delivery", type=int, action="append", default=[])
-    replay.add_argument("--booking", type=int, action="append", default=[])
+    backfill = add("backfill", cmd_backfill, "Fetch a source's bookings since a date (list API).")
+    backfill.add_argument("source", help="source slug (hubspot, acuity, square, …)")
+    backfill.add_argument("tenant", help="tenant slug")
+    backfill.add_argument("--since", required=True, type=_day, help="YYYY-MM-DD")
+    replay = add("replay", cmd_replay, "Replay failures, failed bookings or bad deliveries.")
+    replay.add_argument("--failure", type=int, action="append", default=[], help="failure id")
+    replay.add_argument("--delivery", type=int, action="append", default=[], help="inbox id")
+    replay.add_argument("--booking", type=int, action="append", default=[], help="our booking id")
+    replay.add_argument("--matching", action="store_true", help="every open failure matching:")
+    _failure_filters(replay)
+    replay.add_argument("--dry-run", action="store_true", help="list, do not replay")
+    replay.add_argument("--limit", type=int, default=1000)
+    failures = add("failures", cmd_failures, "List failure records (open ones unless --all).")
+    _failure_filters(failures)
+    shown = failures.add_mutually_exclusive_group()
+    shown.add_argument("--open", dest="all", action="store_false", help="open only (default)")
+    shown.add_argument("--all", dest="all", action="store_true", help="resolved ones too")
+    failures.set_defaults(all=False)
+    failures.add_argument("--json", action="store_true", help="one JSON object per line")
+    failures.add_argument("--limit", type=int, default=200)
+    from bench.cli import add_arguments as bench_arguments
+
+    bench_arguments(add("bench", cmd_bench, "Measure the pipeline on real processes."))
     return parser
+
+
+def _failure_filters(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--tenant", help="tenant slug")
+    cmd.add_argument("--source", help="source slug (generic, calendly, …)")
+    cmd.add_argument("--stage", help="parse, fetch, sync, overdue, portal")
+    cmd.add_argument("--since", help="last seen within 30m / 6h / 7d, or after an ISO time")
 
 
 def _runtime() -> Runtime:
@@ -93,14 +126,17 @@ def cmd_ingress(args: argparse.Namespace) -> int:
     import uvicorn
 
     from worker.ingress import create_app
+    from worker.logs import configure
 
     rt = _runtime()
+    configure(json_lines=rt.settings.log_json, level=rt.settings.log_level)
     rt.store.create_schema()
     uvicorn.run(
         create_app(rt),
         host=rt.settings.ingress_host,
         port=rt.settings.ingress_port,
         log_level="warning",
+        log_config=None,  # ours (worker.logs): JSON lines when BOOKWIRE_LOG_JSON=true
         access_log=False,
     )
     return 0
@@ -147,6 +183,11 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 def cmd_flower(args: argparse.Namespace) -> int:
     settings = Settings()
+    loopback = settings.flower_host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not (os.environ.get("FLOWER_BASIC_AUTH") or os.environ.get("FLOWER_AUTH")):
+        # Flower shows every task to whoever opens it: never on a network without a login
+        print("refusing to serve Flower beyond loopback without FLOWER_BASIC_AUTH", file=sys.stderr)
+        return 2
     return _celery(
         "flower",
         f"--address={settings.flower_host}",
@@ -183,9 +224,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from worker.store.migrate import migrate
+
     rt = _runtime()
-    rt.store.create_schema()
-    print("schema up to date")
+    print(migrate(rt.store))
     return 0
 
 
@@ -208,19 +250,26 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if receipt.outcome != "quarantined" else 1
 
 
-def example_booking(booking_id: str, status: str = "confirmed") -> dict[str, object]:
-    """Tomorrow, 18:00–22:00 New York wall-clock time: the seed's Summer Launch Party."""
+def example_booking(
+    booking_id: str, status: str = "confirmed", ends_in: float | None = None
+) -> dict[str, object]:
+    """Tomorrow, 18:00–22:00 New York wall-clock time: the seed's Summer Launch Party; with
+    ``ends_in`` (minutes), a party that started an hour ago and ends that soon (portal demo)."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo("America/New_York")
     day = (datetime.now(zone) + timedelta(days=1)).date()
     start = datetime(day.year, day.month, day.day, 18, 0, tzinfo=zone)
+    end = start + timedelta(hours=4)
+    if ends_in is not None:
+        end = datetime.now(zone).replace(microsecond=0) + timedelta(minutes=ends_in)
+        start = end - timedelta(hours=1)
     return {
         "booking_id": booking_id,
         "status": status,
         "title": "Summer Launch Party",
         "start": start.isoformat(),
-        "end": (start + timedelta(hours=4)).isoformat(),
+        "end": end.isoformat(),
         "timezone": "America/New_York",
         "location": "Convention Center, New York",
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -242,7 +291,7 @@ def cmd_send_example(args: argparse.Namespace) -> int:
         return 2
     secret = demo_secrets(secrets_file)["DEMO_GENERIC_SECRET"]
     booking_id = args.booking_id or f"example-{uuid.uuid4().hex[:8]}"
-    body = json.dumps(example_booking(booking_id, args.status))
+    body = json.dumps(example_booking(booking_id, args.status, args.ends_in))
     msg_id = f"msg_{uuid.uuid4().hex}"
     stamp = datetime.now(UTC)
     headers = {
@@ -271,19 +320,49 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    from worker.replay import replay_booking, replay_delivery
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from None
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from integrations.errors import BookwireError
+    from worker.backfill import backfill
 
     rt = _runtime()
-    now = datetime.now(UTC)
-    for delivery_id in args.delivery:
-        receipt = replay_delivery(rt, delivery_id, now=now)
-        print(f"delivery {delivery_id}: {receipt.outcome} {receipt.reason or ''}".rstrip())
-    for booking_id in args.booking:
-        replay_booking(rt, booking_id, now=now)
-        print(f"booking #{booking_id}: queued")
-    time.sleep(0)
+    rt.store.create_schema()
+    try:
+        report = backfill(rt, args.source, args.tenant, since=args.since, now=datetime.now(UTC))
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except BookwireError as exc:
+        print(f"backfill stopped (run it again to resume): {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(report)))
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from worker.operate import run_replay
+
+    return run_replay(_runtime(), args)
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    from worker.operate import list_failures
+
+    return list_failures(_runtime(), args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.cli import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,47 @@
-"""The demo tenant for embedded runs: a tenants file and generated secrets under ``home``."""
+"""The demo tenants for embedded runs: a tenants file and generated secrets under ``home``.
+
+Three demo tenants, one per platform, all served by the sandbox: ``demo`` (Gomry),
+``demo-gatsby`` (Gatsby guest lists on the sandbox's "demo-party-<date>" events) and
+``demo-media`` (guest-media branded events; once one has ended, its album link goes to the
+sandbox's portal stub, see docs/delivery.md). They share the generic webhook secret, so
+``bookwire send-example --tenant demo-gatsby`` works like the default.
+"""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
 
 from config.settings import Settings
 
 DEMO_TENANT = "demo"
+GATSBY_ORG = "demo-studio"
+# secret name -> (sandbox platform slug or None, how to make one)
+SECRETS = {
+    "DEMO_GOMRY_API_KEY": ("gomry", lambda: f"demo-{secrets.token_hex(16)}"),
+    "DEMO_GENERIC_SECRET": (
+        None,
+        lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    ),
+    "DEMO_GATSBY_TOKEN": ("gatsby", lambda: f"demo-{secrets.token_hex(16)}"),
+    "DEMO_GUESTMEDIA_API_KEY": ("guestmedia", lambda: f"demo-{secrets.token_hex(16)}"),
+    # the sandbox portal stub verifies the demo-media portal webhook's signatures with it
+    "DEMO_PORTAL_SECRET": (
+        "portal",
+        lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    ),
+}
 
 
 def ensure_demo(settings: Settings) -> None:
-    """Write ``home/demo/tenants.toml`` and ``secrets.env`` unless they exist."""
+    """Write ``home/demo/tenants.toml`` unless it exists; add any missing demo secret to
+    ``secrets.env`` (a home made by an older version gets the new platforms' keys)."""
     if settings.tenants_file is not None:
         return
     tenants = settings.resolved_tenants_file
@@ -23,13 +51,11 @@ def ensure_demo(settings: Settings) -> None:
     if not tenants.exists():
         template = resources.files("config").joinpath("demo.tenants.toml").read_text("utf-8")
         tenants.write_text(template.replace("8700", str(settings.sandbox_port)), "utf-8")
-    if not secrets_file.exists():
-        secret = base64.b64encode(secrets.token_bytes(32)).decode()
-        secrets_file.write_text(
-            f"DEMO_GOMRY_API_KEY=demo-{secrets.token_hex(16)}\n"
-            f"DEMO_GENERIC_SECRET=whsec_{secret}\n",
-            "utf-8",
-        )
+    have = demo_secrets(secrets_file) if secrets_file.exists() else {}
+    missing = "".join(f"{n}={make()}\n" for n, (_, make) in SECRETS.items() if n not in have)
+    if missing:
+        with secrets_file.open("a", encoding="utf-8") as handle:
+            handle.write(missing)
         secrets_file.chmod(0o600)
 
 
@@ -40,3 +66,37 @@ def demo_secrets(path: Path) -> dict[str, str]:
         if sep:
             values[key.strip()] = value.strip()
     return values
+
+
+def sandbox_keys(path: Path) -> str:
+    """``BOOKWIRE_SANDBOX_KEYS`` for the sandbox: each platform accepts its demo key."""
+    values = demo_secrets(path)
+    return ",".join(
+        f"{slug}:{values[name]}" for name, (slug, _) in SECRETS.items() if slug and name in values
+    )
+
+
+def seed_sandbox(settings: Settings, *, days: int = 60) -> bool:
+    """Give the demo Gatsby organization one event per day ("demo-party-YYYY-MM-DD", 18:00
+    New York time) from a week ago to ``days`` ahead; re-seeding is harmless (upsert)."""
+    zone = ZoneInfo("America/New_York")
+    today = datetime.now(zone).date()
+    events = []
+    for offset in range(-7, days + 1):
+        day = today + timedelta(days=offset)
+        start = datetime(day.year, day.month, day.day, 18, tzinfo=zone)
+        events.append(
+            {
+                "eventId": f"demo-party-{day.isoformat()}",
+                "name": f"Demo party {day.isoformat()}",
+                "primarySlug": f"demo-party-{day.isoformat()}",
+                "primaryDate": start.isoformat(),
+                "timezone": "America/New_York",
+            }
+        )
+    url = f"http://{settings.sandbox_host}:{settings.sandbox_port}/gatsby/_seed"
+    try:
+        body = {"organizationSlug": GATSBY_ORG, "events": events}
+        return httpx.post(url, json=body, timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False

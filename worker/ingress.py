@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +29,12 @@ from starlette.routing import Route
 from integrations import registry
 from integrations.connector import WebhookRequest
 from integrations.errors import SignatureError
-from worker import intake
+from worker import intake, state_metrics
 from worker.metrics import INGEST_SECONDS, WEBHOOKS
 from worker.runtime import Runtime
 
 MAX_BODY = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class BodyTooLarge(Exception):
@@ -65,12 +67,18 @@ def create_app(rt: Runtime) -> Starlette:
             body=body,
         )
         secrets = [ref.value.get_secret_value() for ref in source_config.secrets]
+        options = rt.source_options(tenant_id, source)
+        # connectors whose signature covers a tenant option (Square's notification URL)
+        extra = {"options": options} if getattr(connector, "VERIFY_WITH_OPTIONS", False) else {}
         try:
-            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC))
+            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC), **extra)
         except SignatureError as exc:
             WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
+            log.warning(
+                "signature rejected",
+                extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
+            )
             return JSONResponse({"error": f"signature rejected: {exc}"}, status_code=401)
-        options = rt.source_options(tenant_id, source)
         try:
             receipt = await run_in_threadpool(
                 intake.receive,
@@ -90,6 +98,17 @@ def create_app(rt: Runtime) -> Starlette:
                 headers={"Retry-After": "5"},
             )
         WEBHOOKS.labels(source, tenant_id, receipt.outcome).inc()
+        log.info(
+            "webhook stored",
+            extra={
+                "tenant": tenant_id,
+                "source": source,
+                "delivery": receipt.delivery_id,
+                "outcome": receipt.outcome,
+                "booking": receipt.bookings[0] if len(receipt.bookings) == 1 else None,
+                "count": len(receipt.bookings),
+            },
+        )
         INGEST_SECONDS.observe(time.perf_counter() - started)
         return _answer(receipt)
 
@@ -105,7 +124,9 @@ def create_app(rt: Runtime) -> Starlette:
         )
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # this process's counters, then system state read from the store and the broker
+        state = await run_in_threadpool(state_metrics.collect, rt)
+        return Response(generate_latest() + state, media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[

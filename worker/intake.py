@@ -22,7 +22,7 @@ from integrations import registry
 from integrations.booking import BookingMessage
 from integrations.connector import Connector, WebhookRequest
 from integrations.errors import PayloadError
-from worker import failures
+from worker import failures, history
 from worker.runtime import Runtime
 from worker.store.models import Booking, BookingAlias, Delivery
 
@@ -207,6 +207,7 @@ def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetim
         booking_id = _upsert(session, message, now)
         if booking_id is not None:
             moved.append(booking_id)
+        history.remember(session, message, booking_id, now=now)
     return moved
 
 

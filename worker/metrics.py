@@ -14,3 +14,27 @@ INGEST_SECONDS = Histogram(
     "Time to verify, record and publish one webhook.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+# Worker side: exposed by each worker's own metrics server (see worker.observe).
+TASKS = Counter(
+    "bookwire_tasks_total",
+    "Finished tasks by task name and outcome (created, updated, failed, retry, error …).",
+    ["task", "outcome"],
+)
+TASK_SECONDS = Histogram(
+    "bookwire_task_seconds",
+    "Task run time by task name.",
+    ["task"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+EVENT_LATENCY = Histogram(
+    "bookwire_booking_to_event_seconds",
+    "From a booking's first receipt to its event's creation on the platform.",
+    ["tenant"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0),
+)
+PORTAL_DELIVERIES = Counter(
+    "bookwire_portal_deliveries_total",
+    "Deliveries to a tenant's portal after an event ended, by tenant, portal kind and result.",
+    ["tenant", "portal", "result"],
+)

@@ -20,7 +20,7 @@ from config.settings import Settings
 from config.tenants import Tenant, Tenants, load_tenants
 from integrations import registry
 from integrations.connector import ParseContext
-from integrations.platform import Platform
+from integrations.platform import Platform, PlatformContext
 from worker.store import Store
 
 
@@ -85,7 +85,9 @@ class Runtime:
             platform = self._platforms.get(tenant.id)
             if platform is None:
                 factory = registry.PLATFORMS[tenant.platform.kind]
-                platform = factory(tenant.platform, self.http)
+                # the Redis URL lets every worker share one rate-limit budget per platform host
+                context = PlatformContext(redis_url=self.settings.resolved_redis_url)
+                platform = factory(tenant.platform, self.http, context=context)
                 self._platforms[tenant.id] = platform
             return platform
 

@@ -1,13 +1,29 @@
-"""``bookwire status``: where a booking is, from receipt to event, as ids, times and states."""
+"""``bookwire status``: where a booking is, from receipt to event, as ids, times and states.
+
+The timeline joins everything stored about one booking: every delivery that carried it
+(``booking_deliveries``), the outbound calls made for it (``attempts``), its failures (and the
+parse failures of its deliveries), and its event link. No personal data: the booking's own
+fields stay in the store.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from worker.runtime import Runtime
-from worker.store.models import Attempt, Booking, Delivery, EventLink, Failure
+from worker.store.models import (
+    Attempt,
+    Booking,
+    BookingDelivery,
+    Delivery,
+    EventLink,
+    Failure,
+    PortalDelivery,
+)
 
 
 def find_bookings(rt: Runtime, ref: str) -> list[Booking]:
@@ -36,19 +52,38 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
         if booking is None:
             raise LookupError(booking_id)
         link = session.get(EventLink, booking_id)
-        delivery_ids = {booking.last_delivery_id} - {None}
+        carried = {
+            row.delivery_id: row.outcome
+            for row in session.scalars(
+                select(BookingDelivery).where(BookingDelivery.booking_id == booking_id)
+            )
+        }
+        if booking.last_delivery_id is not None:  # bookings older than booking_deliveries
+            carried.setdefault(booking.last_delivery_id, "accepted")
         deliveries = (
             session.scalars(
-                select(Delivery).where(Delivery.id.in_(delivery_ids)).order_by(Delivery.id)
+                select(Delivery).where(Delivery.id.in_(list(carried))).order_by(Delivery.id)
             ).all()
-            if delivery_ids
+            if carried
             else []
         )
         attempts = session.scalars(
             select(Attempt).where(Attempt.booking_id == booking_id).order_by(Attempt.id)
         ).all()
         failures = session.scalars(
-            select(Failure).where(Failure.booking_id == booking_id).order_by(Failure.id)
+            select(Failure)
+            .where(
+                or_(
+                    Failure.booking_id == booking_id,
+                    and_(Failure.delivery_id.in_(list(carried)), Failure.booking_id.is_(None)),
+                )
+            )
+            .order_by(Failure.id)
+        ).all()
+        portal = session.scalars(
+            select(PortalDelivery)
+            .where(PortalDelivery.booking_id == booking_id)
+            .order_by(PortalDelivery.ends_at, PortalDelivery.id)
         ).all()
         pending = booking.applied_version < booking.version
         return {
@@ -69,8 +104,13 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
                 "state": link.event_state,
                 "ends_at": link.ends_at.isoformat() if link.ends_at else None,
             },
-            "last_delivery": [
-                {"inbox_id": d.id, "status": d.status, "received_at": d.received_at.isoformat()}
+            "deliveries": [
+                {
+                    "inbox_id": d.id,
+                    "status": d.status,
+                    "for_this_booking": carried[d.id],
+                    "received_at": d.received_at.isoformat(),
+                }
                 for d in deliveries
             ],
             "attempts": [
@@ -89,10 +129,76 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
                     "reason": f.reason,
                     "attempts": f.attempts,
                     "resolved": f.resolved_at is not None,
+                    "first_seen": f.first_seen.isoformat(),
+                    "last_seen": f.last_seen.isoformat(),
                 }
                 for f in failures
             ],
+            "portal_delivery": _portal(portal[-1]) if portal else None,
+            "timeline": sorted(
+                _story(booking, link, deliveries, carried, attempts, failures)
+                + _portal_story(portal),
+                key=lambda line: datetime.fromisoformat(line.split(" ", 1)[0]),
+            ),
         }
+
+
+def _story(
+    booking: Booking,
+    link: EventLink | None,
+    deliveries: Sequence[Delivery],
+    carried: dict[int, str],
+    attempts: Sequence[Attempt],
+    failures: Sequence[Failure],
+) -> list[str]:
+    """Everything that happened to the booking, oldest first, one line each."""
+    lines: list[tuple[datetime, int, str]] = []
+    for d in deliveries:
+        lines.append((d.received_at, 0, f"delivery {d.id} received ({carried[d.id]})"))
+    lines.append((booking.received_at, 1, f"booking #{booking.id} first stored"))
+    for a in attempts:
+        answer = a.status if a.status is not None else "no answer"
+        lines.append((a.at, 2, f"call {a.method} {a.target}{a.path} -> {answer}"))
+    for f in failures:
+        lines.append((f.first_seen, 3, f"failure {f.id} ({f.stage}): {f.reason}"))
+        if f.attempts > 1:
+            lines.append((f.last_seen, 3, f"failure {f.id} seen again ({f.attempts} times)"))
+        if f.resolved_at is not None:
+            lines.append((f.resolved_at, 4, f"failure {f.id} resolved"))
+    if link is not None:
+        lines.append((link.created_at, 5, f"event {link.event_id} created on {link.platform}"))
+        if link.updated_at > link.created_at:
+            lines.append((link.updated_at, 5, f"event {link.event_id} now {link.event_state}"))
+    return [f"{at.isoformat()} {text}" for at, _, text in sorted(lines, key=lambda x: x[:2])]
+
+
+def _portal(row: PortalDelivery) -> dict[str, Any]:
+    """The latest hand-over to the tenant's portal (album link or attendance counts)."""
+    return {
+        "state": row.state,
+        "portal": row.portal,
+        "key": row.delivery_key,
+        "event_ends_at": row.ends_at.isoformat(),
+        "due_at": row.due_at.isoformat(),
+        "attempts": row.attempts,
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+        "last_error": row.last_error,
+        "delivered": row.summary,
+    }
+
+
+def _portal_story(rows: Sequence[PortalDelivery]) -> list[str]:
+    """Portal deliveries: one line for queued, one for how it ended."""
+    lines: list[tuple[datetime, str]] = []
+    for row in rows:
+        due = row.due_at.isoformat()
+        lines.append((row.created_at, f"portal delivery {row.delivery_key} queued (due {due})"))
+        if row.state == "delivered" and row.delivered_at:
+            what = (row.summary or {}).get("kind", "deliverable")
+            lines.append((row.delivered_at, f"{what} delivered to the {row.portal} portal"))
+        elif row.state in ("failed", "skipped"):
+            lines.append((row.updated_at, f"portal delivery {row.state}: {row.last_error}"))
+    return [f"{at.isoformat()} {text}" for at, text in sorted(lines, key=lambda x: x[0])]
 
 
 def _phase(state: str, pending: bool, has_event: bool) -> str:

@@ -24,7 +24,7 @@ from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
 from integrations.errors import ConfigurationError
 from integrations.http import Attempt, recording
-from integrations.platform import Platform, event_spec
+from integrations.platform import LinkedEvent, Platform, event_spec
 from worker import failures
 from worker.runtime import Runtime
 from worker.store.models import Attempt as AttemptRow
@@ -93,7 +93,9 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
         version = booking.version
         message = BookingMessage.model_validate(booking.message)
         link = session.get(EventLink, booking_id)
-        link_event = (link.event_id, link.event_state) if link else None
+        link_event = None
+        if link is not None:
+            link_event = (LinkedEvent(link.event_id, link.details or {}), link.event_state)
     tenant = rt.tenant(message.tenant)
     if tenant is None:
         raise ConfigurationError(f"tenant {message.tenant!r} is no longer configured")
@@ -101,11 +103,13 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
     attempts: list[Attempt] = []
     try:
         with recording(attempts.append):
-            outcome, state = _call_platform(platform, message, link_event, tenant.brand)
+            brand = tenant.brand_for(message.client)  # the client's overrides, if any
+            outcome, state, linked = _call_platform(platform, message, link_event, brand)
     except BaseException:
         _record_attempts(rt, booking_id, attempts)
         raise
-    _commit(rt, booking_id, version, message, outcome, state, tenant.platform.kind, now, attempts)
+    kind = tenant.platform.kind
+    _commit(rt, booking_id, version, message, outcome, state, linked, kind, now, attempts)
     log.info(
         "booking synced",
         extra={
@@ -121,20 +125,24 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
 def _call_platform(
     platform: Platform,
     message: BookingMessage,
-    link_event: tuple[str, str] | None,
+    link_event: tuple[LinkedEvent, str] | None,
     brand: BrandConfig,
-) -> tuple[SyncResult, str]:
+) -> tuple[SyncResult, str, LinkedEvent | None]:
+    """One platform step. The platform returns the LinkedEvent to store: its id may change
+    (Gatsby moves a rescheduled booking's people to another event) and its details carry
+    what the platform needs next time (guest ids)."""
     if message.status is BookingStatus.cancelled:
         if link_event and link_event[1] != "cancelled":
-            platform.cancel_event(link_event[0])
-            return SyncResult("cancelled", link_event[0]), "cancelled"
-        return SyncResult("up-to-date", link_event[0] if link_event else None), "cancelled"
+            linked = platform.cancel_event(link_event[0])
+            return SyncResult("cancelled", linked.event_id), "cancelled", linked
+        kept = link_event[0] if link_event else None
+        return SyncResult("up-to-date", kept.event_id if kept else None), "cancelled", kept
     spec = event_spec(message, brand, name_max=platform.name_max)
     if link_event is None:
-        created = platform.create_event(spec, idempotency_key=booking_reference(message.key))
-        return SyncResult("created", created.event_id), "active"
-    platform.update_event(link_event[0], spec)
-    return SyncResult("updated", link_event[0]), "active"
+        linked = platform.create_event(spec, idempotency_key=booking_reference(message.key))
+        return SyncResult("created", linked.event_id), "active", linked
+    linked = platform.update_event(link_event[0], spec)
+    return SyncResult("updated", linked.event_id), "active", linked
 
 
 def _commit(
@@ -144,6 +152,7 @@ def _commit(
     message: BookingMessage,
     outcome: SyncResult,
     state: str,
+    linked: LinkedEvent | None,
     platform: str,
     now: datetime,
     attempts: list[Attempt],
@@ -156,6 +165,7 @@ def _commit(
                 "platform": platform,
                 "event_id": outcome.event_id,
                 "event_state": state,
+                "details": dict(linked.details) if linked else None,
                 "starts_at": message.start,
                 "ends_at": message.end,
                 "created_at": now,
@@ -166,10 +176,8 @@ def _commit(
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             stmt = insert(EventLink).values(**values)
-            changes = {
-                k: v
-                for k, v in values.items()
-                if k not in ("booking_id", "created_at", "event_id", "platform")
+            changes = {  # event_id too: a guest-list platform may move the booking
+                k: v for k, v in values.items() if k not in ("booking_id", "created_at", "platform")
             }
             session.execute(stmt.on_conflict_do_update(index_elements=["booking_id"], set_=changes))
         session.execute(

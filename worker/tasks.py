@@ -3,11 +3,14 @@
 Retry policy (one, declarative in ``worker.retry``): transient errors (timeouts, dropped
 connections, 5xx, 429, 409 in progress, database or broker hiccups) retry with exponential
 backoff and jitter up to ``max_retries``; then, like any permanent error, the booking gets a
-failure record and stops retrying until it is replayed.
+failure record and stops retrying until it is replayed. After recording, the task raises
+``PermanentFailure`` (ids only, no cause chained) so Flower lists it as FAILURE; it is declared in
+``throws``, so Celery logs it as expected (one line, no traceback) and never retries it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +20,14 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
-from worker import intake, relay, runtime, sync
+from worker import intake, observe, outcomes, relay, runtime, sync
 from worker.celery_app import app
+from worker.failures import PermanentFailure, open_failure
+from worker.portal import deliver as portal_deliver
+from worker.portal import schedule as portal_schedule
 from worker.retry import RetryPolicy
 
+log = logging.getLogger(__name__)
 TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError)
 PERMANENT = (PermanentError, ConfigurationError, PayloadError, ValidationError)
 
@@ -31,13 +38,13 @@ def _policy() -> RetryPolicy:
     return RetryPolicy(max_retries=settings.max_retries, cap=cap)
 
 
-@app.task(name="bookwire.sync_booking", bind=True, max_retries=None)
+@app.task(name="bookwire.sync_booking", bind=True, max_retries=None, throws=(PermanentFailure,))
 def sync_booking(self: Task, booking_id: int) -> str:
     """Make the booking's one event match the booking's latest state."""
     rt = runtime.current()
     now = datetime.now(UTC)
     try:
-        return sync.sync_booking(rt, booking_id, now=now).outcome
+        outcome = sync.sync_booking(rt, booking_id, now=now).outcome
     except TRANSIENT as exc:
         policy = _policy()
         retries = self.request.retries or 0
@@ -49,15 +56,18 @@ def sync_booking(self: Task, booking_id: int) -> str:
                 now=now,
                 attempts=retries + 1,
             )
-            return "failed"
+            raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
         countdown = policy.delay(retries, getattr(exc, "retry_after", None))
         raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
     except PERMANENT as exc:
         sync.fail(rt, booking_id, _reason(exc), now=now)
-        return "failed"
+        raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
+    if outcome == "created":
+        observe.event_created(rt, booking_id)
+    return outcome
 
 
-@app.task(name="bookwire.ingest_delivery", bind=True, max_retries=None)
+@app.task(name="bookwire.ingest_delivery", bind=True, max_retries=None, throws=(PermanentFailure,))
 def ingest_delivery(self: Task, delivery_id: int) -> str:
     """Parse a thin vendor delivery with API look-ups, then queue its bookings' syncs."""
     rt = runtime.current()
@@ -75,12 +85,12 @@ def ingest_delivery(self: Task, delivery_id: int) -> str:
                 now=now,
                 attempts=retries + 1,
             )
-            return "failed"
+            raise _gave_up(rt, delivery_id=delivery_id, stage="fetch") from None
         countdown = policy.delay(retries, getattr(exc, "retry_after", None))
         raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
     except (*PERMANENT, LookupError) as exc:
         intake.give_up(rt, delivery_id, _reason(exc), now=now)
-        return "failed"
+        raise _gave_up(rt, delivery_id=delivery_id, stage="fetch") from None
     return receipt.outcome if receipt else "already settled"
 
 
@@ -88,6 +98,58 @@ def ingest_delivery(self: Task, delivery_id: int) -> str:
 def relay_pending() -> int:
     """Republish bookings stored but never synced (broker outage, crash, killed worker)."""
     return relay.relay_once(runtime.current(), now=datetime.now(UTC))
+
+
+@app.task(name="bookwire.check_outcomes")
+def check_outcomes() -> int:
+    """Record silent problems (bookings with no event in time, …) as ``overdue`` failures."""
+    return outcomes.run_checks(runtime.current(), now=datetime.now(UTC))
+
+
+@app.task(name="bookwire.sweep_ended_events")
+def sweep_ended_events() -> int:
+    """Queue the portal delivery of every event that ended a grace period ago (no ETAs)."""
+    return portal_schedule.sweep(runtime.current(), now=datetime.now(UTC))
+
+
+@app.task(name="bookwire.deliver_event", bind=True, max_retries=None, throws=(PermanentFailure,))
+def deliver_event(self: Task, booking_id: int) -> str:
+    """Hand the booking's ended event's album link (or attendance) to its portal, once."""
+    rt = runtime.current()
+    now = datetime.now(UTC)
+    try:
+        return portal_deliver.deliver(rt, booking_id, now=now)
+    except TRANSIENT as exc:
+        policy = _policy()
+        retries = self.request.retries or 0
+        if policy.exhausted(retries):
+            reason = f"gave up after {retries} retries: {_reason(exc)}"
+            portal_deliver.give_up(rt, booking_id, reason, now=now, attempts=retries + 1)
+            raise _gave_up(rt, booking_id=booking_id) from None
+        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
+        raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
+    except PERMANENT:  # the delivery is marked failed with its failure record already
+        raise _gave_up(rt, booking_id=booking_id) from None
+
+
+def _gave_up(
+    rt: runtime.Runtime,
+    *,
+    booking_id: int | None = None,
+    delivery_id: int | None = None,
+    stage: str | None = None,
+) -> PermanentFailure:
+    """The exception that marks the task FAILURE in Flower, naming the failure record."""
+    with rt.store.transaction() as session:
+        failure = open_failure(session, booking_id=booking_id, delivery_id=delivery_id, stage=stage)
+        if failure is not None:
+            log.warning(
+                "gave up; failure recorded",
+                extra={"tenant": failure.tenant, "failure": failure.id, "stage": failure.stage},
+            )
+            return PermanentFailure.of(failure)
+    subject = f"booking #{booking_id}" if booking_id is not None else f"delivery {delivery_id}"
+    return PermanentFailure(f"{subject}: failed permanently; see `bookwire failures`")
 
 
 def _reason(exc: Any) -> str:

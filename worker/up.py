@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
-from worker.demo import ensure_demo
+from worker.demo import ensure_demo, seed_sandbox
 from worker.runtime import Runtime
 
 STOP_ORDER = ("ingress", "worker", "beat", "flower", "sandbox")
@@ -46,6 +46,8 @@ def run(settings: Settings) -> int:
         for name, argv in _commands(settings).items():
             children[name] = subprocess.Popen(argv, env=env)
         _wait_ready(settings)
+        if settings.tenants_file is None:
+            seed_sandbox(settings)  # the demo Gatsby tenant's target events
         _banner(settings)
         _supervise(children)
     except KeyboardInterrupt:
@@ -73,9 +75,9 @@ def _child_env(settings: Settings) -> dict[str, str]:
     if secrets is not None:
         env["BOOKWIRE_SECRETS_FILE"] = str(secrets.resolve())
         if settings.tenants_file is None:
-            from worker.demo import demo_secrets
+            from worker.demo import sandbox_keys
 
-            env["BOOKWIRE_SANDBOX_KEYS"] = "gomry:" + demo_secrets(secrets)["DEMO_GOMRY_API_KEY"]
+            env["BOOKWIRE_SANDBOX_KEYS"] = sandbox_keys(secrets)  # gomry, gatsby, guestmedia
     return env
 
 

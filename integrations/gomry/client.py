@@ -1,29 +1,61 @@
-"""Gomry client: create, update and cancel the event of a booking.
+"""Gomry client: the booking's one ticketed event, and optionally the customer's ticket on it.
 
 Semantics that matter (seed 001, gomry.md):
 
 - ``start.utc``/``end.utc`` on requests are *wall-clock* times in ``timezone`` (18:00
   America/New_York comes back as 22:00Z); we send naive local ``YYYY-MM-DDTHH:MM``.
 - An ``https://`` location makes the event virtual; anything else is a physical address.
-- ``Idempotency-Key`` (derived from the booking id) makes create retries replay for 24 h.
-- There is no delete: cancelling closes registration and hides the event.
+- ``Idempotency-Key`` (derived from the booking id) makes create retries replay for 24 h. Past
+  that window ``find_event`` finds the event by the booking reference we put in its description.
+- PATCH takes at least one field and rejects unknown ones; ``venue`` is replaced whole. We read
+  the event first and send only what differs (the venue merged over what is stored), so a
+  repeat of an update that already landed sends nothing.
+- There is no delete: cancelling closes registration and hides the event (``is_private``).
+- 60 requests / 10 s per IP: every request first takes a slot from the shared limiter
+  (``platform.rate_limit``); a 429 is a TransientError and the task's retry policy backs off.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import BaseModel
 
 from config.tenants import PlatformConfig
 from integrations.errors import ConfigurationError, PermanentError
-from integrations.gomry.schemas import EventEnvelope, GomryOptions
+from integrations.gomry.schemas import (
+    Attendee,
+    AttendeePage,
+    EventEnvelope,
+    EventPage,
+    GomryEvent,
+    GomryOptions,
+    IssuedTickets,
+    TicketClassList,
+)
 from integrations.http import call
-from integrations.platform import CreatedEvent, EventSpec
+from integrations.platform import (
+    AttendeeRecord,
+    Deliverable,
+    EventSpec,
+    LinkedEvent,
+    PlatformContext,
+    split_name,
+)
+from integrations.ratelimit import SharedLimiter, host_scope
 
 TARGET = "gomry"
+PAGE_SIZE = 200
+HELD = ("valid", "checked_in", "pending_approval")  # tickets that already count as "has one"
+NOT_EVENT_FIELDS = {"default_location", "add_customer_as_attendee", "ticket_class"} | {
+    "send_attendee_email"
+}
+M = TypeVar("M", bound=BaseModel)
 
 
 class GomryPlatform:
@@ -31,7 +63,9 @@ class GomryPlatform:
     name_max: ClassVar[int] = 200
     Options = GomryOptions
 
-    def __init__(self, config: PlatformConfig, http: httpx.Client) -> None:
+    def __init__(
+        self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
+    ) -> None:
         api_key = config.credentials.get("api_key")
         if api_key is None:
             raise ConfigurationError("gomry platform needs credentials.api_key")
@@ -39,69 +73,183 @@ class GomryPlatform:
         self._headers = {"X-API-KEY": api_key.value.get_secret_value()}
         self._options = GomryOptions.model_validate(config.options)
         self._http = http
+        self._limiter = SharedLimiter(
+            config.rate_limit,
+            redis_url=context.redis_url if context else None,
+            scope=host_scope(self.slug, config.base_url),
+        )
 
-    def create_event(self, spec: EventSpec, *, idempotency_key: str) -> CreatedEvent:
+    # -- the Platform interface ------------------------------------------------------------
+
+    def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         body = {**self._event_fields(spec), **self._defaults()}
-        headers = {**self._headers, "Idempotency-Key": idempotency_key}
-        response = call(
-            self._http, TARGET, "POST", f"{self._base}/events", json=body, headers=headers
-        )
-        event = _event(response)
-        return CreatedEvent(event.id, replayed=response.headers.get("idempotent-replay") == "true")
+        response = self._call("POST", "/events", json=body, key=idempotency_key)
+        event = _parse(EventEnvelope, response).data
+        replayed = response.headers.get("idempotent-replay") == "true"
+        return self._with_customer(LinkedEvent(event.id, replayed=replayed), spec)
 
-    def update_event(self, event_id: str, spec: EventSpec) -> None:
-        body = {**self._event_fields(spec), "registration_status": "open"}
-        if self._options.is_private is not None:
-            body["is_private"] = self._options.is_private
-        else:
-            body["is_private"] = False
-        call(
-            self._http,
-            TARGET,
-            "PATCH",
-            f"{self._base}/events/{event_id}",
-            json=body,
-            headers=self._headers,
-        )
+    def update_event(self, linked: LinkedEvent, spec: EventSpec) -> LinkedEvent:
+        current = _parse(EventEnvelope, self._call("GET", f"/events/{linked.event_id}")).data
+        changes = self._changes(current, spec)
+        if changes:
+            self._call("PATCH", f"/events/{linked.event_id}", json=changes)
+        return self._with_customer(linked, spec)
 
-    def cancel_event(self, event_id: str) -> None:
+    def cancel_event(self, linked: LinkedEvent) -> LinkedEvent:
         body = {"registration_status": "closed", "is_private": True}
-        call(
-            self._http,
-            TARGET,
-            "PATCH",
-            f"{self._base}/events/{event_id}",
-            json=body,
-            headers=self._headers,
+        self._call("PATCH", f"/events/{linked.event_id}", json=body)
+        return linked
+
+    def find_event(self, reference: str) -> LinkedEvent | None:
+        marker = reference_line(reference)
+        for event in self._pages(EventPage, "/events"):
+            if marker in (event.description or ""):
+                return LinkedEvent(event.id)
+        return None
+
+    def fetch_deliverable(self, linked: LinkedEvent) -> Deliverable:
+        event = _parse(EventEnvelope, self._call("GET", f"/events/{linked.event_id}")).data
+        path = f"/events/{linked.event_id}/attendees"
+        records = tuple(
+            AttendeeRecord(
+                name=" ".join(p for p in (a.first_name, a.last_name) if p) or None,
+                email=a.email,
+                status=a.status,
+                attended=True if a.status == "checked_in" else None,
+                checked_in_at=_instant(a.checked_in_at),
+            )
+            for a in self._pages(AttendeePage, path, status="valid,checked_in")
         )
+        return Deliverable(ready=True, status=event.status or "active", attendees=records)
+
+    # -- event fields ----------------------------------------------------------------------
 
     def _event_fields(self, spec: EventSpec) -> dict[str, Any]:
-        location, description = self._location(spec)
-        fields: dict[str, Any] = {
+        location, _virtual = self._location(spec)
+        return {
             "name": spec.name,
             "start": wall_clock(spec.start, spec.timezone),
             "end": wall_clock(spec.end, spec.timezone),
             "location": location,
+            "description": self._description(spec),
         }
-        if description:
-            fields["description"] = description
-        return fields
 
-    def _location(self, spec: EventSpec) -> tuple[str, str | None]:
-        """Gomry holds one location: a physical address wins, the meeting link moves into
-        the description; a meeting link alone makes the event virtual."""
-        description = spec.description
+    def _location(self, spec: EventSpec) -> tuple[str, bool]:
+        """Gomry holds one location: a physical address wins (the meeting link then goes into
+        the description); a meeting link alone makes the event virtual."""
         if spec.location:
-            if spec.meeting_url:
-                joined = f"Join online: {spec.meeting_url}"
-                description = f"{description}\n\n{joined}" if description else joined
-            return spec.location, description
+            return spec.location, False
         if spec.meeting_url:
-            return spec.meeting_url, description
-        return self._options.default_location, description
+            return spec.meeting_url, True
+        return self._options.default_location, False
+
+    def _description(self, spec: EventSpec) -> str:
+        parts = [spec.description] if spec.description else []
+        if spec.location and spec.meeting_url:
+            parts.append(f"Join online: {spec.meeting_url}")
+        parts.append(reference_line(spec.reference))
+        return "\n\n".join(parts)
 
     def _defaults(self) -> dict[str, Any]:
-        return self._options.model_dump(exclude_none=True, exclude={"default_location"})
+        return self._options.model_dump(exclude_none=True, exclude=NOT_EVENT_FIELDS)
+
+    def _changes(self, current: GomryEvent, spec: EventSpec) -> dict[str, Any]:
+        """The PATCH body that brings ``current`` to ``spec``: only what differs."""
+        fields = self._event_fields(spec)
+        changes: dict[str, Any] = {}
+        for name in ("name", "description"):
+            if getattr(current, name) != fields[name]:
+                changes[name] = fields[name]
+        if _moved(current, spec):
+            changes["start"], changes["end"] = fields["start"], fields["end"]
+        location, virtual = self._location(spec)
+        if virtual:
+            if current.meeting_url != location or current.is_virtual is False:
+                changes["location"] = location
+        elif current.is_virtual or current.venue is None:
+            changes["location"] = location  # virtual → physical: Gomry sets the venue from it
+        elif current.venue.address != location:
+            venue = current.venue.model_dump()  # read-modify-write: PATCH replaces it whole
+            changes["venue"] = {**venue, "name": location, "address": location}
+        wanted = {
+            "registration_status": "open",
+            "is_private": bool(self._options.is_private),
+            "capacity": self._options.capacity,
+            "require_approval": self._options.require_approval,
+            "currency": self._options.currency.lower() if self._options.currency else None,
+        }
+        for name, value in wanted.items():
+            if value is not None and getattr(current, name) != value:
+                changes[name] = value
+        return changes
+
+    # -- the customer's ticket -------------------------------------------------------------
+
+    def _with_customer(self, linked: LinkedEvent, spec: EventSpec) -> LinkedEvent:
+        """Give the booking's customer a ticket (option ``add_customer_as_attendee``): look for
+        one first, create with an Idempotency-Key per booking and email, remember its id."""
+        customer = spec.customer
+        if not self._options.add_customer_as_attendee or not customer or not customer.email:
+            return linked
+        email = customer.email.lower()
+        key = hashlib.sha256(email.encode()).hexdigest()[:16]
+        if (linked.details.get("attendee") or {}).get("key") == key:
+            return linked
+        path = f"/events/{linked.event_id}/attendees"
+        held: Attendee | None = next(
+            (
+                a
+                for a in self._pages(AttendeePage, path, status=",".join(HELD))
+                if (a.email or "").lower() == email
+            ),
+            None,
+        )
+        if held is None:
+            first, last = split_name(customer)
+            body = {
+                "ticket_class_id": self._ticket_class_id(linked.event_id),
+                "contact": {"email": email, "first_name": first, "last_name": last},
+                "quantity": 1,
+                "send_email": self._options.send_attendee_email,
+            }
+            response = self._call("POST", path, json=body, key=f"{spec.reference}-attendee-{key}")
+            issued = _parse(IssuedTickets, response).data
+            if not issued:
+                raise PermanentError(f"{TARGET}: no ticket issued for the customer")
+            held = issued[0]
+        return LinkedEvent(
+            linked.event_id,
+            details={**linked.details, "attendee": {"key": key, "id": held.id}},
+            replayed=linked.replayed,
+        )
+
+    def _ticket_class_id(self, event_id: str) -> str:
+        classes = _parse(TicketClassList, self._call("GET", f"/events/{event_id}/ticket-classes"))
+        for ticket_class in classes.data:
+            if ticket_class.name == self._options.ticket_class:
+                return ticket_class.id
+        raise PermanentError(f"{TARGET}: event has no ticket class {self._options.ticket_class!r}")
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _call(
+        self, method: str, path: str, *, key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        self._limiter.acquire()
+        headers = {**self._headers, **({"Idempotency-Key": key} if key else {})}
+        return call(self._http, TARGET, method, f"{self._base}{path}", headers=headers, **kwargs)
+
+    def _pages(
+        self, model: type[EventPage] | type[AttendeePage], path: str, **query: Any
+    ) -> Iterator[Any]:
+        page = 1
+        while True:
+            params = {**query, "page": page, "page_size": PAGE_SIZE}
+            payload = _parse(model, self._call("GET", path, params=params))
+            yield from payload.data
+            if page >= payload.pagination.total_pages:
+                return
+            page += 1
 
 
 def wall_clock(instant: datetime, timezone: str) -> dict[str, str]:
@@ -110,8 +258,34 @@ def wall_clock(instant: datetime, timezone: str) -> dict[str, str]:
     return {"utc": local.strftime("%Y-%m-%dT%H:%M"), "timezone": timezone}
 
 
-def _event(response: httpx.Response) -> Any:
+def reference_line(reference: str) -> str:
+    """The line in the event description that lets ``find_event`` recognise our event."""
+    return f"Booking reference: {reference}"
+
+
+def _moved(current: GomryEvent, spec: EventSpec) -> bool:
+    if current.end is None:
+        return True
+    for stored, wanted in ((current.start, spec.start), (current.end, spec.end)):
+        if stored.timezone != spec.timezone:
+            return True
+        instant = _instant(stored.utc)
+        if instant is None or instant != wanted.replace(second=0, microsecond=0):
+            return True
+    return False
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
     try:
-        return EventEnvelope.model_validate_json(response.content).data
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(response.content)
     except ValueError as exc:
         raise PermanentError(f"{TARGET}: unexpected response shape") from exc

@@ -6,9 +6,11 @@ from worker.store.models import (
     Base,
     Booking,
     BookingAlias,
+    BookingDelivery,
     Delivery,
     EventLink,
     Failure,
+    PortalDelivery,
 )
 
 __all__ = [
@@ -16,8 +18,10 @@ __all__ = [
     "Base",
     "Booking",
     "BookingAlias",
+    "BookingDelivery",
     "Delivery",
     "EventLink",
     "Failure",
+    "PortalDelivery",
     "Store",
 ]

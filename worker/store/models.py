@@ -4,9 +4,14 @@
 - ``bookings``: the latest state each source gave a booking (``version`` counts accepted
   changes, ``applied_version`` how far the platform has caught up). Pending = version > applied.
 - ``booking_aliases``: vendor ids that name an existing booking (reschedules with new ids).
-- ``event_links``: the one event of a booking (unique per booking): the idempotency anchor.
+- ``booking_deliveries``: which deliveries carried a booking, and whether each moved it forward
+  (``accepted``) or was older than what we had (``stale``): the booking's timeline.
+- ``event_links``: the one event of a booking (unique per booking): the idempotency anchor;
+  ``details`` is the platform's own JSON about it (e.g. Gatsby guests' ``personId``s).
 - ``failures``: permanent problems ops must see and can replay.
 - ``attempts``: every outbound call, next to the booking it served.
+- ``portal_deliveries``: the album link / attendance handed to a tenant's portal once the
+  event ended, one row per booking and event end (never sent twice).
 """
 
 from __future__ import annotations
@@ -85,6 +90,19 @@ class BookingAlias(Base):
     external_id: Mapped[str] = mapped_column(String(255))
 
 
+class BookingDelivery(Base):
+    """One delivery that carried a booking (``bookwire status`` shows them all)."""
+
+    __tablename__ = "booking_deliveries"
+    __table_args__ = (UniqueConstraint("booking_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    booking_id: Mapped[int] = mapped_column(Id, index=True)
+    delivery_id: Mapped[int] = mapped_column(Id)
+    outcome: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
@@ -119,6 +137,8 @@ class EventLink(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # what the platform keeps about the booking on the event (LinkedEvent.details: guest ids)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Failure(Base):
@@ -150,3 +170,40 @@ class Attempt(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
     excerpt: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalDelivery(Base):
+    """One hand-over of an event's deliverable (album link, attendance) to the tenant's portal.
+
+    Unique per booking and event end (``delivery_key`` is derived from both and is what the
+    portal sees as ``webhook-id`` / ``Idempotency-Key``): re-running the sweep, a redelivered
+    task or a replay finds this row and never sends twice. A reschedule gives the event a new
+    end, hence a new row. ``state``: pending → sending (leased until ``lease_until``) →
+    delivered | failed | skipped. Not ``deliveries``: that is the inbound webhook inbox.
+    """
+
+    __tablename__ = "portal_deliveries"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "ends_at"),
+        Index("ix_portal_deliveries_state", "state", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    portal: Mapped[str] = mapped_column(String(63))
+    platform: Mapped[str] = mapped_column(String(63))
+    event_id: Mapped[str] = mapped_column(String(255))
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivery_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # what was handed over, without people: {"kind", "album_url", "attendees", "attended"}
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

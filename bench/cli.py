@@ -1,0 +1,134 @@
+"""``python -m bench`` / ``bookwire bench``: measure the pipeline on real processes.
+
+Examples::
+
+    python -m bench                                   # 2,000 bookings, concurrency 20
+    python -m bench --platform-latency-ms 20          # the platform answers in 20 ms
+    python -m bench --rate 100                        # a steady 100 bookings/s
+    python -m bench --duplicate                       # every webhook delivered twice
+    python -m bench --platform-error-rate 0.05        # 5 % of platform calls fail with 503
+    python -m bench --scale --bookings 500            # 1/2/4 workers x 1/2 ingress
+    python -m bench --phased                          # ingest alone, then workers alone
+    python -m bench --profile /tmp/profiles           # py-spy on ingress and workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The benchmark's options (shared by ``python -m bench`` and ``bookwire bench``)."""
+    load = parser.add_argument_group("load")
+    load.add_argument("--bookings", "-n", type=int, default=2000, help="bookings to send")
+    load.add_argument("--concurrency", "-c", type=int, default=20, help="requests in flight")
+    load.add_argument("--rate", type=float, default=None, help="steady bookings/s instead")
+    load.add_argument("--duplicate", action="store_true", help="deliver every webhook twice")
+    platform = parser.add_argument_group("platform (sandbox faults)")
+    platform.add_argument("--platform-latency-ms", type=float, default=0.0)
+    platform.add_argument(
+        "--platform-error-rate", type=float, default=0.0, help="share of calls answered 503"
+    )
+    stack = parser.add_argument_group("stack")
+    stack.add_argument("--workers", type=int, default=1, help="worker processes")
+    stack.add_argument(
+        "--worker-threads", type=int, default=None, help="threads per worker (default: settings)"
+    )
+    stack.add_argument("--ingress", type=int, default=1, help="ingress processes")
+    stack.add_argument("--redis-url", default=None, help="use this Redis (default: embedded)")
+    stack.add_argument("--database-url", default=None, help="use this database (default: SQLite)")
+    stack.add_argument("--log-level", default="INFO", help="BOOKWIRE_LOG_LEVEL of the processes")
+    run = parser.add_argument_group("run")
+    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for drain")
+    run.add_argument("--out", type=Path, default=REPORTS, help="directory for the reports")
+    run.add_argument(
+        "--phased",
+        action="store_true",
+        help="ingest everything first, then start the workers: each side measured alone",
+    )
+    run.add_argument("--scale", action="store_true", help="tabulate workers x ingress")
+    run.add_argument("--scale-workers", default="1,2,4", help="worker counts for --scale")
+    run.add_argument("--scale-ingress", default="1,2", help="ingress counts for --scale")
+    run.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
+    run.add_argument("--profile-idle", action="store_true", help="profile wall time, not CPU")
+    run.add_argument("--keep", action="store_true", help="keep the run's home (logs, databases)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run what ``args`` ask for, write the reports, print the Markdown; 1 if anything was
+    duplicated, lost or not drained."""
+    from bench import report
+    from bench.run import Options, run_once, scaled
+    from bench.stack import StackConfig
+    from config.settings import Settings
+
+    threads = args.worker_threads or Settings().worker_concurrency
+    options = Options(
+        stack=StackConfig(
+            workers=args.workers,
+            worker_threads=threads,
+            ingress=args.ingress,
+            redis_url=args.redis_url,
+            database_url=args.database_url,
+            log_level=args.log_level,
+        ),
+        bookings=args.bookings,
+        concurrency=args.concurrency,
+        duplicate=args.duplicate,
+        rate=args.rate,
+        platform_latency_ms=args.platform_latency_ms,
+        platform_error_rate=args.platform_error_rate,
+        timeout=args.timeout,
+        profile=args.profile,
+        profile_idle=args.profile_idle,
+        phased=args.phased,
+        keep=args.keep,
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    result: dict[str, Any]
+    if args.scale:
+        runs = [
+            run_once(scaled(options, workers, ingress))
+            for workers in _counts(args.scale_workers)
+            for ingress in _counts(args.scale_ingress)
+        ]
+        result = {
+            "run_id": f"scale-{stamp}",
+            "machine": runs[0]["machine"],
+            "bookings": options.bookings,
+            "concurrency": options.concurrency,
+            "runs": runs,
+        }
+        stem = f"{stamp}-scale"
+    else:
+        result = run_once(options)
+        runs = [result]
+        stem = stamp
+    json_path, md_path = report.write(result, args.out, stem)
+    print(report.markdown(result))
+    print(f"reports: {json_path} {md_path}", file=sys.stderr)
+    healthy = all(
+        r["correctness"]["duplicates"] == 0
+        and r["correctness"]["lost"] == 0
+        and r["drain"]["drained"]
+        for r in runs
+    )
+    return 0 if healthy else 1
+
+
+def _counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_arguments(
+        argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    )
+    return run(parser.parse_args(argv))

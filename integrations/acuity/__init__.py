@@ -1,0 +1,1 @@
+"""Acuity Scheduling: appointments become bookings (thin form webhooks, API look-ups)."""

@@ -1,0 +1,1 @@
+"""Cal.com: booking webhooks (created, rescheduled, cancelled) and a backfill."""

@@ -1,0 +1,1 @@
+"""HubSpot: deals reaching a booked stage become bookings (thin webhooks, API look-ups)."""

@@ -1,0 +1,130 @@
+"""Helpers connectors share when turning a vendor payload into ``BookingMessage``s.
+
+Each helper answers one recurring question the same way everywhere: is the body JSON, which
+field failed validation, is this location text a street address or a meeting link (or an
+integration name that is neither), and who is this person. Errors are ``PayloadError``s that
+name the field; messages never quote the value (it may be personal data).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from integrations.booking import Person
+from integrations.errors import PayloadError
+
+HTTPS_URL = re.compile(r"^https://\S+$")
+ANY_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+PHONE = re.compile(r"^\+?[\d\s().-]{6,}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def load_json(body: bytes) -> Any:
+    """The decoded body, or a PayloadError saying why it is not JSON."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"body is not JSON ({exc.msg})") from None
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """The decoded body when it is a JSON object."""
+    raw = load_json(body)
+    if not isinstance(raw, dict):
+        raise PayloadError("body is not a JSON object", field="(body)")
+    return raw
+
+
+def payload_error(exc: ValidationError, *, prefix: str = "") -> PayloadError:
+    """The first validation problem as a PayloadError naming the field (never the value)."""
+    first = exc.errors()[0]
+    path = ".".join(str(part) for part in first["loc"])
+    field = ".".join(part for part in (prefix, path) if part) or "(body)"
+    return PayloadError(first["msg"], field=field)
+
+
+def meeting_url(value: object) -> str | None:
+    """``value`` when it is a usable ``https://`` link (the only kind a platform may show)."""
+    if isinstance(value, str) and HTTPS_URL.match(value.strip()) and len(value.strip()) <= 2000:
+        return value.strip()
+    return None
+
+
+def place(value: object, *, app_names: frozenset[str] = frozenset()) -> str | None:
+    """``value`` when it reads as a physical place: not a URL, phone number or app name.
+
+    Schedulers put many things in one "location" string; only a street address or venue name
+    may ever reach a platform as a physical address. ``app_names`` lists the vendor's own
+    location-type identifiers (never addresses)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or ANY_URL.match(text) or PHONE.match(text):
+        return None
+    if text.startswith("integrations:") or text in app_names:
+        return None
+    return text[:1000]
+
+
+def person(name: object, email: object, *, field: str) -> Person:
+    """A Person from loose vendor values: the name falls back to the email address."""
+    address = email.strip() if isinstance(email, str) and EMAIL.match(email.strip()) else None
+    if address is not None and len(address) > 320:
+        address = None
+    shown = name.strip() if isinstance(name, str) and name.strip() else address
+    if not shown:
+        raise PayloadError("a name or an email address is required", field=field)
+    return Person(name=shown[:300], email=address)
+
+
+def people(entries: Iterable[tuple[object, object]], *, exclude: set[str]) -> list[Person]:
+    """Attendees from (name, email) pairs: unusable ones skipped, duplicates dropped."""
+    seen = {e.lower() for e in exclude}
+    found: list[Person] = []
+    for name, email in entries:
+        try:
+            entry = person(name, email, field="attendees")
+        except PayloadError:
+            continue
+        key = (entry.email or entry.name).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(entry)
+    return found
+
+
+def iana_zone(value: object) -> str | None:
+    """``value`` when it names an IANA time zone, else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value.strip()
+
+
+def check_zone(value: str | None) -> str | None:
+    """Validator for Options fields holding an IANA zone name."""
+    if value is not None and iana_zone(value) is None:
+        raise ValueError("unknown IANA time zone")
+    return value
+
+
+def as_utc(value: datetime | date) -> datetime:
+    """A backfill's ``since`` as an aware UTC instant (a date means its UTC midnight)."""
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

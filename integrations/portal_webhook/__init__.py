@@ -1,0 +1,1 @@
+"""The ``webhook`` portal: the client's own portal receives a signed POST when an event ends."""

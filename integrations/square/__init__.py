@@ -1,0 +1,1 @@
+"""Square Appointments: accepted bookings become bookings (thin webhooks, API look-ups)."""

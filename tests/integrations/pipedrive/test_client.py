@@ -1,0 +1,153 @@
+"""Pipedrive API v2 against the Pipedrive stub: person look-ups and the won-deal backfill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from integrations.booking import BookingStatus
+from integrations.connector import ParseContext, WebhookRequest
+from integrations.errors import ConfigurationError, TransientError
+from integrations.pipedrive import client, webhook
+from tests.integrations.pipedrive.keys import DATE, END, START, VENUE, ZONE, options
+from tests.support import FIXTURES, ServerThread
+
+TOKEN = "pipedrive-api-token-test"
+SINCE = datetime(2026, 6, 1, tzinfo=UTC)
+MARI = {
+    "id": 17,
+    "name": "Mari Tamm",
+    "emails": [
+        {"label": "home", "primary": False, "value": "mari@home.example"},
+        {"label": "work", "primary": True, "value": "mari@example.ee"},
+    ],
+}
+
+
+def api_deal(
+    deal_id: int, status: str = "won", person_id: int | None = 17, **extra: Any
+) -> dict[str, Any]:
+    """A deal as API v2 returns it: custom fields as plain values or ``{"value", …}``."""
+    return {
+        "id": deal_id,
+        "title": f"Deal {deal_id} – Tõnu's party",
+        "status": status,
+        "person_id": person_id,
+        "org_id": None,
+        "update_time": "2026-06-02T08:00:00Z",
+        "custom_fields": {
+            DATE: "2026-08-15",
+            START: {"value": "18:30:00", "timezone_id": 310, "timezone_name": "Europe/Tallinn"},
+            END: {"value": "23:30:00", "timezone_id": 310, "timezone_name": "Europe/Tallinn"},
+            ZONE: "Europe/Tallinn",
+            VENUE: {"value": "Tallinn", "formatted_address": "Tallinn, Estonia"},
+        },
+        **extra,
+    }
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as session:
+        yield session
+
+
+def context(sandbox: ServerThread, http: httpx.Client, token: str | None = TOKEN) -> ParseContext:
+    return ParseContext(
+        tenant="acme",
+        source="pipedrive",
+        options=options(api_base_url=f"{sandbox.url}/pipedrive"),
+        credentials={"api_token": token} if token else {},
+        http=http,
+    )
+
+
+def seed(sandbox: ServerThread, **body: Any) -> None:
+    body.setdefault("tokens", [TOKEN])
+    httpx.post(f"{sandbox.url}/pipedrive/_seed", json=body, timeout=5).raise_for_status()
+
+
+def counter(sandbox: ServerThread, name: str) -> int:
+    return int(
+        httpx.get(f"{sandbox.url}/_sandbox/faults", timeout=5).json()["counters"].get(name, 0)
+    )
+
+
+def test_the_worker_looks_up_the_person_a_v2_webhook_names_only_by_id(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(sandbox, persons=[MARI])
+    delivery = WebhookRequest(
+        "POST", "x", {}, (FIXTURES / "pipedrive" / "v2_deal_won.json").read_bytes()
+    )
+    [message] = webhook.parse(delivery, context=context(sandbox, http))
+    assert message.customer is not None
+    assert (message.customer.name, message.customer.email) == ("Mari Tamm", "mari@example.ee")
+
+
+def test_a_deleted_person_falls_back_to_the_deal_title(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(sandbox)
+    delivery = WebhookRequest(
+        "POST", "x", {}, (FIXTURES / "pipedrive" / "v2_deal_won.json").read_bytes()
+    )
+    [message] = webhook.parse(delivery, context=context(sandbox, http))
+    assert message.customer is not None and message.customer.name == "Jüri & Mari wedding"
+
+
+def test_backfill_pages_through_won_deals_updated_since(
+    sandbox: ServerThread, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "PAGE_SIZE", 1)
+    seed(
+        sandbox,
+        persons=[MARI],
+        deals=[
+            api_deal(1),
+            api_deal(2, person_id=None, org_id=None),
+            api_deal(3, status="lost"),
+            api_deal(4, update_time="2026-05-01T00:00:00Z"),  # before SINCE
+            api_deal(5),
+            api_deal(6, custom_fields={}),  # won before its event date was filled in: skipped
+        ],
+    )
+    messages = list(client.backfill(context(sandbox, http), since=SINCE))
+    assert [m.booking_id for m in messages] == ["1", "2", "5"]
+    assert all(m.status is BookingStatus.confirmed for m in messages)
+    first = messages[0]
+    assert first.start == datetime(2026, 8, 15, 15, 30, tzinfo=UTC)
+    assert first.timezone == "Europe/Tallinn" and first.location == "Tallinn, Estonia"
+    assert first.customer is not None and first.customer.name == "Mari Tamm"
+    assert messages[1].customer is not None and messages[1].customer.name == "Deal 2 – Tõnu's party"
+    assert first.updated_at == datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
+    assert counter(sandbox, "pipedrive_person_reads") == 1  # one person, looked up once
+
+
+def test_backfill_needs_a_token_and_base_url(sandbox: ServerThread, http: httpx.Client) -> None:
+    with pytest.raises(ConfigurationError, match="api_token"):
+        list(client.backfill(context(sandbox, http, token=None), since=SINCE))
+
+
+def test_a_wrong_token_is_a_configuration_error(sandbox: ServerThread, http: httpx.Client) -> None:
+    seed(sandbox, tokens=["another"], deals=[api_deal(1)])
+    with pytest.raises(ConfigurationError, match="401"):
+        list(client.backfill(context(sandbox, http), since=SINCE))
+
+
+def test_rate_limits_during_a_look_up_are_transient(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(sandbox, persons=[MARI])
+    httpx.post(
+        f"{sandbox.url}/_sandbox/faults", json={"burst_429": 1}, timeout=5
+    ).raise_for_status()
+    delivery = WebhookRequest(
+        "POST", "x", {}, (FIXTURES / "pipedrive" / "v2_deal_won.json").read_bytes()
+    )
+    with pytest.raises(TransientError, match="429"):
+        webhook.parse(delivery, context=context(sandbox, http))

@@ -1,0 +1,129 @@
+"""What a worker process tells ops: task metrics, log context, its own ``/metrics`` server.
+
+Connected to Celery signals when ``worker.celery_app`` is imported (every worker, beat and
+Flower process imports it):
+
+- ``setup_logging``: our formatter (``worker.logs``) instead of Celery's, JSON when
+  ``BOOKWIRE_LOG_JSON=true``.
+- ``task_prerun`` / ``task_postrun``: ``bookwire_tasks_total{task, outcome}`` and
+  ``bookwire_task_seconds{task}``; every log line written by the task carries its booking or
+  delivery id.
+- ``worker_ready``: when ``BOOKWIRE_WORKER_METRICS_PORT`` is set, the worker serves the
+  Prometheus registry of its own process on that port (``/metrics``). Worker processes are
+  separate from the ingress, so their counters cannot be read from the ingress's ``/metrics``;
+  Prometheus scrapes each worker (one port per worker process; under compose each replica has
+  its own address). State that lives in the store or the broker (queue depth, open failures,
+  overdue bookings) is served by the ingress instead (``worker.state_metrics``), once, not per
+  worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import signals
+
+from config.settings import Settings
+from worker import logs
+from worker.failures import PermanentFailure
+from worker.metrics import EVENT_LATENCY, TASK_SECONDS, TASKS
+
+log = logging.getLogger(__name__)
+
+# the first positional argument of each task, named as it appears in logs
+ID_ARGUMENT = {"bookwire.sync_booking": "booking", "bookwire.ingest_delivery": "delivery"}
+OUTCOME_MAX = 32
+
+_running: dict[str, tuple[float, object]] = {}
+_running_lock = threading.Lock()
+_server_started = False
+
+
+@signals.setup_logging.connect
+def _setup_logging(loglevel: Any = None, **_: Any) -> None:
+    settings = Settings()
+    logs.configure(json_lines=settings.log_json, level=loglevel or settings.log_level)
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:
+    name = getattr(task, "name", "?")
+    context: dict[str, Any] = {"task": name, "task_id": task_id}
+    key = ID_ARGUMENT.get(name)
+    if key and args:
+        context[key] = args[0]
+    token = logs.set_context(**context)
+    with _running_lock:
+        _running[task_id] = (time.perf_counter(), token)
+
+
+@signals.task_postrun.connect
+def _task_finished(
+    task_id: str = "", task: Any = None, retval: Any = None, state: str | None = None, **_: Any
+) -> None:
+    with _running_lock:
+        started, token = _running.pop(task_id, (None, None))
+    name = getattr(task, "name", "?")
+    TASKS.labels(name, outcome(state, retval)).inc()
+    if started is not None:
+        TASK_SECONDS.labels(name).observe(time.perf_counter() - started)
+    if token is not None:
+        logs.reset_context(token)
+
+
+def outcome(state: str | None, retval: Any) -> str:
+    """A short, bounded label: the task's outcome string, or what became of it."""
+    if state == "SUCCESS":
+        if isinstance(retval, str) and 0 < len(retval) <= OUTCOME_MAX:
+            return retval.replace(" ", "_")
+        return "ok"
+    if state == "RETRY":
+        return "retry"
+    if state == "FAILURE":
+        return "failed" if isinstance(retval, PermanentFailure) else "error"
+    return (state or "unknown").lower()
+
+
+def event_created(rt: Any, booking_id: int) -> None:
+    """Observe booking received → event created for a booking whose event was just made."""
+    from worker.store.models import Booking
+
+    try:
+        with rt.store.transaction() as session:
+            booking = session.get(Booking, booking_id)
+            if booking is None:
+                return
+            tenant, received = booking.tenant, booking.received_at
+    except Exception:  # a metric is never worth failing a task over
+        log.warning("latency not recorded", extra={"booking": booking_id})
+        return
+    seconds = (datetime.now(UTC) - received).total_seconds()
+    EVENT_LATENCY.labels(tenant).observe(max(0.0, seconds))
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    start_metrics_server(Settings())
+
+
+def start_metrics_server(settings: Settings) -> bool:
+    """Serve this process's metrics on ``worker_metrics_port`` (once); False when off."""
+    global _server_started
+    port = settings.worker_metrics_port
+    if port is None or _server_started:
+        return False
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=settings.worker_metrics_host)
+    except OSError as exc:
+        # another worker on this host holds the port: run without metrics, loudly
+        log.warning("worker metrics server not started (port %s: %s)", port, type(exc).__name__)
+        return False
+    _server_started = True
+    log.info("worker metrics on %s:%s/metrics", settings.worker_metrics_host, port)
+    return True

@@ -1,0 +1,2 @@
+"""Portal delivery: when an event has ended, hand its album link (or attendance) to the
+tenant's portal, exactly once per event end (``schedule``: when; ``deliver``: how)."""

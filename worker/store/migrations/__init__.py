@@ -1,0 +1,1 @@
+"""Alembic migrations of the bookwire schema (run by ``bookwire migrate``)."""

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     booking_lock_seconds: float = Field(60.0, gt=0, description="Per-booking lock lifetime.")
     http_timeout: float = Field(10.0, gt=0, description="Seconds for one outbound call.")
     max_retries: int = Field(8, ge=0, description="Retries of a transient failure.")
+    poison_after: int = Field(
+        5, ge=1, description="Unfinished starts (worker died each time) before dead-lettering."
+    )
     retry_backoff_max: int = Field(300, ge=1, description="Longest retry delay in seconds.")
     log_json: bool = Field(False, description="One JSON object per log line (ids, no content).")
     log_level: str = "INFO"

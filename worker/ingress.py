@@ -8,6 +8,7 @@
 - 404: unknown tenant or source
 - 413: body over 1 MiB
 - 422 ``{"error", "field", "reason", "inbox_id"}``: verified but invalid; kept as quarantined
+  (202 with the same body for vendors that switch off failing subscriptions)
 - 503: the store is down; never a 2xx for something not stored
 """
 
@@ -110,7 +111,7 @@ def create_app(rt: Runtime) -> Starlette:
             },
         )
         INGEST_SECONDS.observe(time.perf_counter() - started)
-        return _answer(receipt)
+        return _answer(receipt, getattr(connector, "QUARANTINE_STATUS", 422))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -138,7 +139,10 @@ def create_app(rt: Runtime) -> Starlette:
     )
 
 
-def _answer(receipt: intake.Receipt) -> Response:
+def _answer(receipt: intake.Receipt, quarantine_status: int = 422) -> Response:
+    """Quarantined deliveries answer 422 with the field, except for vendors that disable a
+    subscription after failed deliveries (``QUARANTINE_STATUS = 202`` on the connector): the
+    delivery is stored and replayable either way, so acknowledging it loses nothing."""
     if receipt.outcome == "quarantined":
         return JSONResponse(
             {
@@ -147,7 +151,7 @@ def _answer(receipt: intake.Receipt) -> Response:
                 "reason": receipt.reason,
                 "inbox_id": receipt.delivery_id,
             },
-            status_code=422,
+            status_code=quarantine_status,
         )
     body: dict[str, Any] = {"inbox_id": receipt.delivery_id, "outcome": receipt.outcome}
     return JSONResponse(body, status_code=200 if receipt.outcome == "ignored" else 202)

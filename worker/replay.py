@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from worker import intake
+from worker import intake, poison
 from worker.portal import deliver as portal_deliver
 from worker.portal import schedule as portal_schedule
 from worker.runtime import Runtime
@@ -27,6 +27,7 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> intake.R
 
 def replay_booking(rt: Runtime, booking_id: int, *, now: datetime) -> None:
     """Put a failed booking back to pending and publish it (idempotent)."""
+    poison.forget(rt, "booking", booking_id)  # a replay is a fresh start
     with rt.store.transaction() as session:
         session.execute(
             update(Booking)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,11 +32,13 @@ from worker.store.models import Booking, EventLink
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 5
+# Platforms replay an Idempotency-Key for 24 h; past this age we no longer rely on it.
+IDEMPOTENCY_WINDOW_MARGIN = timedelta(hours=23)
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    outcome: str  # created | updated | cancelled | up-to-date | busy | missing | failed
+    outcome: str  # created | recovered | updated | cancelled | up-to-date | busy | missing
     event_id: str | None = None
 
 
@@ -96,6 +98,7 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
         link_event = None
         if link is not None:
             link_event = (LinkedEvent(link.event_id, link.details or {}), link.event_state)
+        look_first = link is None and _window_may_have_passed(session, booking_id, now)
     tenant = rt.tenant(message.tenant)
     if tenant is None:
         raise ConfigurationError(f"tenant {message.tenant!r} is no longer configured")
@@ -104,7 +107,9 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
     try:
         with recording(attempts.append):
             brand = tenant.brand_for(message.client)  # the client's overrides, if any
-            outcome, state, linked = _call_platform(platform, message, link_event, brand)
+            outcome, state, linked = _call_platform(
+                platform, message, link_event, brand, look_first=look_first
+            )
     except BaseException:
         _record_attempts(rt, booking_id, attempts)
         raise
@@ -127,6 +132,8 @@ def _call_platform(
     message: BookingMessage,
     link_event: tuple[LinkedEvent, str] | None,
     brand: BrandConfig,
+    *,
+    look_first: bool = False,
 ) -> tuple[SyncResult, str, LinkedEvent | None]:
     """One platform step. The platform returns the LinkedEvent to store: its id may change
     (Gatsby moves a rescheduled booking's people to another event) and its details carry
@@ -138,11 +145,28 @@ def _call_platform(
         kept = link_event[0] if link_event else None
         return SyncResult("up-to-date", kept.event_id if kept else None), "cancelled", kept
     spec = event_spec(message, brand, name_max=platform.name_max)
+    if link_event is None and look_first:
+        found = platform.find_event(spec.reference)
+        if found is not None:  # an earlier create did happen: adopt it, bring it up to date
+            linked = platform.update_event(found, spec)
+            return SyncResult("recovered", linked.event_id), "active", linked
     if link_event is None:
         linked = platform.create_event(spec, idempotency_key=booking_reference(message.key))
         return SyncResult("created", linked.event_id), "active", linked
     linked = platform.update_event(link_event[0], spec)
     return SyncResult("updated", linked.event_id), "active", linked
+
+
+def _window_may_have_passed(session: Session, booking_id: int, now: datetime) -> bool:
+    """True when a create was attempted before (its outcome never recorded) long enough ago
+    that the platform's 24-hour idempotency window may have closed: the key alone would no
+    longer prevent a second event, so look the event up by our reference first."""
+    first = session.scalar(
+        select(func.min(AttemptRow.at)).where(
+            AttemptRow.booking_id == booking_id, AttemptRow.method == "POST"
+        )
+    )
+    return first is not None and now - first > IDEMPOTENCY_WINDOW_MARGIN
 
 
 def _commit(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
-from worker import intake, observe, outcomes, relay, runtime, sync
+from worker import intake, observe, outcomes, poison, relay, runtime, sync
 from worker.celery_app import app
 from worker.failures import PermanentFailure, open_failure
 from worker.portal import deliver as portal_deliver
@@ -43,7 +43,18 @@ def sync_booking(self: Task, booking_id: int) -> str:
     """Make the booking's one event match the booking's latest state."""
     rt = runtime.current()
     now = datetime.now(UTC)
+    unfinished = poison.started(rt, "booking", booking_id)
     try:
+        if poison.is_poison(rt, unfinished):
+            poison.forget(rt, "booking", booking_id)
+            sync.fail(
+                rt,
+                booking_id,
+                f"dead-lettered: the worker died {unfinished - 1} times running this booking",
+                now=now,
+                attempts=unfinished - 1,
+            )
+            raise _gave_up(rt, booking_id=booking_id, stage="sync")
         outcome = sync.sync_booking(rt, booking_id, now=now).outcome
     except TRANSIENT as exc:
         policy = _policy()
@@ -62,6 +73,8 @@ def sync_booking(self: Task, booking_id: int) -> str:
     except PERMANENT as exc:
         sync.fail(rt, booking_id, _reason(exc), now=now)
         raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
+    finally:
+        poison.finished(rt, "booking", booking_id)
     if outcome == "created":
         observe.event_created(rt, booking_id)
     return outcome

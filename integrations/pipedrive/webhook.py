@@ -62,6 +62,12 @@ class Change:
     deal_id: str | None
 
 
+# Pipedrive suspends a webhook after repeated failed first attempts: a quarantined
+# delivery (stored, replayable after a fix) is acknowledged 202 rather than answered 422,
+# so one bad booking cannot switch off the tenant's whole feed.
+QUARANTINE_STATUS = 202
+
+
 def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
     """Raise SignatureError unless the Basic credentials equal one configured pair."""
     if not secrets:

@@ -163,3 +163,42 @@ def test_ingress_signed_delivery_shape_is_what_sync_reads(
 ) -> None:
     body, _headers = signed(booking("s-10"))
     assert publish_booking(runtime, tenant="acme", booking=body).outcome == "accepted"
+
+
+def test_lost_create_past_the_idempotency_window_is_found_not_duplicated(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    """A create whose answer was lost, retried after the platform forgot the key (24 h)."""
+    from datetime import timedelta
+
+    from integrations.booking import BookingMessage
+
+    booking_id = submit(runtime, booking_id="s-11")
+    tenant = runtime.tenant("acme")
+    assert tenant is not None
+    with runtime.store.transaction() as session:
+        stored = session.get(Booking, booking_id)
+        assert stored is not None
+        message = BookingMessage.model_validate(stored.message)
+    spec = event_spec(message, tenant.brand, name_max=200)
+    lost = runtime.platform(tenant).create_event(
+        spec, idempotency_key=booking_reference(message.key)
+    )
+    now = datetime.now(UTC)
+    with runtime.store.transaction() as session:  # what the worker recorded before it died
+        session.add(
+            Attempt(
+                booking_id=booking_id,
+                target="gomry",
+                method="POST",
+                path="/api/v1/events",
+                status=None,
+                duration_ms=10000.0,
+                excerpt="ReadTimeout",
+                at=now - timedelta(hours=25),
+            )
+        )
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json={"clock_offset_s": 25 * 3600})
+    result = sync.sync_booking(runtime, booking_id, now=now)
+    assert result.outcome == "recovered" and result.event_id == lost.event_id
+    assert len(gomry_events(sandbox.url)) == 1

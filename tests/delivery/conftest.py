@@ -11,6 +11,7 @@ Tenants (one tenants file, the shared sandbox as their platforms):
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
+from config.settings import Settings
+from config.tenants import load_tenants
 from sandbox.vendors.portal import create_app as create_portal
 from tests.support import ServerThread, booking, secrets_env
 from worker import sync
 from worker.api import publish_booking
 from worker.runtime import Runtime
+from worker.store.db import _normalise
 from worker.store.models import PortalDelivery
 
 PORTAL_SECRET = "whsec_" + base64.b64encode(b"bookwire-portal-secret-0123456789").decode()
@@ -38,6 +42,30 @@ def portal() -> Iterator[ServerThread]:
     keys = {"portal": {PORTAL_SECRET}, "hubspot": {HUBSPOT_TOKEN}, "pipedrive": {PIPEDRIVE_TOKEN}}
     with ServerThread(create_portal(keys)) as server:
         yield server
+
+
+@pytest.fixture
+def pg_runtime(settings: Settings, postgres_url: str) -> Iterator[Runtime]:
+    """The same runtime on a fresh PostgreSQL database (row locks instead of SQLite's one
+    writer: the claim must hold under real concurrency)."""
+    name = f"bw_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_normalise(postgres_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, query = postgres_url.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    pg = settings.model_copy(update={"database_url": url})
+    assert pg.tenants_file is not None
+    tenants = load_tenants(pg.tenants_file, secrets_file=pg.secrets_file)
+    rt = Runtime(pg, tenants=tenants)
+    rt.store.create_schema()
+    try:
+        yield rt
+    finally:
+        rt.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -69,6 +69,21 @@ def test_concurrent_deliveries_send_once(
     assert len(received(portal)) == 1
 
 
+def test_concurrent_deliveries_send_once_on_postgresql(
+    pg_runtime: Runtime, sandbox: ServerThread, portal: ServerThread
+) -> None:
+    booking_id = book(pg_runtime, booking_id="x-race-pg", now=SYNCED)
+    assert schedule.queue_due(pg_runtime, now=DUE) == [booking_id]
+    assert schedule.queue_due(pg_runtime, now=DUE) == []
+    httpx.post(f"{portal.url}/_sandbox/faults", json={"latency_ms": 200})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(lambda _: deliver.deliver(pg_runtime, booking_id, now=DUE), range(8))
+        )
+    assert outcomes.count("delivered") == 1
+    assert len(received(portal)) == 1
+
+
 def test_replays_never_send_a_delivered_event_again(
     runtime: Runtime, sandbox: ServerThread, portal: ServerThread
 ) -> None:

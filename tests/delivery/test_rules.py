@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.delivery.conftest import book, change, deliveries, received
 from tests.support import ServerThread, booking
 from worker.api import publish_booking
@@ -16,6 +18,15 @@ from worker.store.models import EventLink
 SYNCED = datetime(2026, 6, 1, 12, tzinfo=UTC)
 END = datetime(2026, 7, 16, 2, 0, tzinfo=UTC)  # tests.support.booking(): 22:00 New York
 DUE = END + timedelta(minutes=60)  # tenant acme
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def runtime(request: pytest.FixtureRequest, runtime: Runtime) -> Runtime:
+    """Every rule on both stores: the sweep's query is the part that differs."""
+    if request.param == "sqlite":
+        return runtime
+    pg: Runtime = request.getfixturevalue("pg_runtime")
+    return pg
 
 
 def later(minutes: int) -> str:
@@ -162,11 +173,11 @@ def test_a_platform_event_ended_notice_queues_it_now(
         event_id = link.event_id
     early = END - timedelta(minutes=30)
     queued = schedule.event_ended(runtime, platform="gomry", event_id=event_id, now=early)
-    assert queued == booking_id
+    assert queued == [booking_id]
     [row] = deliveries(runtime, booking_id)
     assert (row.due_at, row.ends_at, row.state) == (early, END, "pending")
-    assert schedule.event_ended(runtime, platform="gomry", event_id="nope", now=early) is None
+    assert schedule.event_ended(runtime, platform="gomry", event_id="nope", now=early) == []
     assert deliver.deliver(runtime, booking_id, now=early) == "delivered"
     assert schedule.queue_due(runtime, now=DUE) == []  # the sweep finds it done
-    assert schedule.event_ended(runtime, platform="gomry", event_id=event_id, now=DUE) is None
+    assert schedule.event_ended(runtime, platform="gomry", event_id=event_id, now=DUE) == []
     assert [r.state for r in deliveries(runtime, booking_id)] == ["delivered"]

@@ -35,8 +35,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def fast_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"retry_backoff_max": 2, "http_timeout": 1.0,
-                                       "booking_lock_seconds": 5.0})
+    return settings.model_copy(
+        update={"retry_backoff_max": 2, "http_timeout": 1.0, "booking_lock_seconds": 5.0}
+    )
 
 
 @pytest.fixture
@@ -60,8 +61,11 @@ def post(url: str, body: dict[str, object]) -> httpx.Response:
 
 def settled(runtime: Runtime) -> bool:
     with runtime.store.transaction() as session:
-        waiting = session.scalar(select(func.count()).select_from(Booking)
-                                 .where(Booking.applied_version < Booking.version))
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.applied_version < Booking.version)
+        )
         return waiting == 0
 
 
@@ -74,8 +78,10 @@ def test_platform_5xx_429_timeouts_and_dropped_connections(
     fast_runtime: Runtime, fast_settings: Settings, sandbox: ServerThread, tmp_path: Path
 ) -> None:
     """The platform misbehaves in every documented way for a while, then recovers."""
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json={
-        "error_rate": 0.3, "drop_rate": 0.3, "burst_429": 10, "seed": 7})
+    httpx.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={"error_rate": 0.3, "drop_rate": 0.3, "burst_429": 10, "seed": 7},
+    )
     titles = [f"Faulty {i}" for i in range(30)]
     worker = start(worker_argv(4), fast_settings, tmp_path / "worker.log", ready="ready")
     beat = start(beat_argv(tmp_path), fast_settings, tmp_path / "beat.log")
@@ -88,8 +94,10 @@ def test_platform_5xx_429_timeouts_and_dropped_connections(
             # a slow spell: calls time out after the platform has committed them
             httpx.post(f"{sandbox.url}/_sandbox/faults", json={"latency_ms": 1500})
             time.sleep(2)
-            httpx.post(f"{sandbox.url}/_sandbox/faults", json={
-                "latency_ms": 0, "error_rate": 0.0, "drop_rate": 0.0})
+            httpx.post(
+                f"{sandbox.url}/_sandbox/faults",
+                json={"latency_ms": 0, "error_rate": 0.0, "drop_rate": 0.0},
+            )
             wait_for(lambda: settled(fast_runtime), timeout=90, every=0.5)
     finally:
         worker.stop()
@@ -104,8 +112,10 @@ def test_same_booking_many_times_concurrently_to_several_workers(
     fast_runtime: Runtime, fast_settings: Settings, sandbox: ServerThread, tmp_path: Path
 ) -> None:
     httpx.post(f"{sandbox.url}/_sandbox/faults", json={"latency_ms": 50})
-    workers = [start(worker_argv(4), fast_settings, tmp_path / f"w{i}.log", ready="ready")
-               for i in range(2)]
+    workers = [
+        start(worker_argv(4), fast_settings, tmp_path / f"w{i}.log", ready="ready")
+        for i in range(2)
+    ]
     try:
         with ServerThread(create_app(fast_runtime)) as ingress:
             same = booking("dup-1", title="Once")
@@ -113,8 +123,9 @@ def test_same_booking_many_times_concurrently_to_several_workers(
                 answers = list(pool.map(lambda _: post(ingress.url, same), range(20)))
             assert all(a.status_code == 202 for a in answers)
             with fast_runtime.store.transaction() as session:
-                booking_id = session.scalar(select(Booking.id).where(
-                    Booking.external_id == "dup-1"))
+                booking_id = session.scalar(
+                    select(Booking.id).where(Booking.external_id == "dup-1")
+                )
             for _ in range(20):  # redelivered tasks land on both workers at once
                 fast_runtime.celery.send_task("bookwire.sync_booking", args=[booking_id])
             wait_for(lambda: settled(fast_runtime), timeout=30)
@@ -135,8 +146,9 @@ def test_broker_restart_mid_stream(
     data = tmp_path / "valkey"
 
     def broker() -> ValkeyServer:
-        server = ValkeyServer(port=port, data_dir=data, persist=True, appendonly="yes",
-                              appendfsync="always")
+        server = ValkeyServer(
+            port=port, data_dir=data, persist=True, appendonly="yes", appendfsync="always"
+        )
         server.start()
         return server
 

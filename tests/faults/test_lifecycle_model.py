@@ -57,19 +57,28 @@ def test_lifecycle_matches_the_model(runtime: Runtime, sandbox: ServerThread) ->
         def _id(self, n: int) -> str:
             return f"{self.prefix}-{n}"
 
-        @rule(n=st.integers(0, 2), status=st.sampled_from(["confirmed", "rescheduled",
-                                                            "cancelled"]),
-              shift=st.integers(0, 48))
+        @rule(
+            n=st.integers(0, 2),
+            status=st.sampled_from(["confirmed", "rescheduled", "cancelled"]),
+            shift=st.integers(0, 48),
+        )
         def deliver_new(self, n: int, status: str, shift: int) -> None:
             tick = next(clock)
             start = BASE + timedelta(hours=shift)
-            body: dict[str, Any] = {"booking_id": self._id(n), "status": status,
-                                    "updated_at": (NOW + timedelta(seconds=tick)).isoformat()}
+            body: dict[str, Any] = {
+                "booking_id": self._id(n),
+                "status": status,
+                "updated_at": (NOW + timedelta(seconds=tick)).isoformat(),
+            }
             if status != "cancelled":
-                body |= {"title": f"Party {self._id(n)}", "start": start.isoformat(),
-                         "end": (start + timedelta(hours=3)).isoformat(),
-                         "timezone": "Europe/Berlin", "location": "Halle 1",
-                         "customer": {"name": "Zoë"}}
+                body |= {
+                    "title": f"Party {self._id(n)}",
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=3)).isoformat(),
+                    "timezone": "Europe/Berlin",
+                    "location": "Halle 1",
+                    "customer": {"name": "Zoë"},
+                }
             self._send(Sent(body, tick))
 
         @rule(data=st.data())
@@ -83,8 +92,9 @@ def test_lifecycle_matches_the_model(runtime: Runtime, sandbox: ServerThread) ->
             booking_id = self._booking_pk(self._id(n))
             if booking_id is None:
                 return
-            httpx.post(f"{sandbox.url}/_sandbox/faults", json={"error_rate": 1.0 if failing
-                                                               else 0.0})
+            httpx.post(
+                f"{sandbox.url}/_sandbox/faults", json={"error_rate": 1.0 if failing else 0.0}
+            )
             try:
                 sync.sync_booking(runtime, booking_id, now=NOW)
             except TransientError:
@@ -127,14 +137,17 @@ def test_lifecycle_matches_the_model(runtime: Runtime, sandbox: ServerThread) ->
             from sqlalchemy import select
 
             with runtime.store.transaction() as session:
-                return session.scalar(select(Booking.id).where(
-                    Booking.external_id == external_id))
+                return session.scalar(select(Booking.id).where(Booking.external_id == external_id))
 
         def _events(self) -> list[dict[str, Any]]:
             return [e for e in gomry_events(sandbox.url) if self.prefix in e["name"]]
 
     run_state_machine_as_test(
         Lifecycle,
-        settings=settings(max_examples=25, stateful_step_count=12, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from config.tenants import Tenant
 from integrations import registry
@@ -172,12 +172,24 @@ def _claim(rt: Runtime, booking_id: int, *, now: datetime) -> Claim | str:
         rows = session.scalars(
             select(PortalDelivery).where(PortalDelivery.booking_id == booking_id)
         ).all()
-        target = None
-        for row in rows:
-            if row.ends_at == current:
-                target = row
-            elif row.state == "pending" or (row.state == "sending" and _expired(row, now)):
-                session.delete(row)  # queued for an end the event no longer has
+        target = next((row for row in rows if row.ends_at == current), None)
+        moved = [row.id for row in rows if row.ends_at != current]
+        if moved:  # queued for an end the event no longer has (conditional: races are fine)
+            session.execute(
+                delete(PortalDelivery).where(
+                    PortalDelivery.id.in_(moved),
+                    or_(
+                        PortalDelivery.state == "pending",
+                        and_(
+                            PortalDelivery.state == "sending",
+                            or_(
+                                PortalDelivery.lease_until.is_(None),
+                                PortalDelivery.lease_until < now,
+                            ),
+                        ),
+                    ),
+                )
+            )
         if target is None or link is None or current is None:
             failures.resolve(session, booking_id=booking_id, stage="portal", now=now)
             return "nothing due"
@@ -213,10 +225,6 @@ def _claim(rt: Runtime, booking_id: int, *, now: datetime) -> Claim | str:
             platform=link.platform,
             ends_at=current,
         )
-
-
-def _expired(row: PortalDelivery, now: datetime) -> bool:
-    return row.lease_until is None or row.lease_until < now
 
 
 def _finish(

@@ -100,30 +100,33 @@ def queue_due(rt: Runtime, *, now: datetime, limit: int = LIMIT) -> list[int]:
     return queued
 
 
-def event_ended(rt: Runtime, *, platform: str, event_id: str, now: datetime) -> int | None:
+def event_ended(rt: Runtime, *, platform: str, event_id: str, now: datetime) -> list[int]:
     """A platform said the event ended (its own notification): queue its delivery now, as the
-    sweep would after the grace period. Returns the booking id queued, or None (no such
-    active event, no portal, already delivered or queued)."""
+    sweep would after the grace period. Returns the booking ids queued (several on a
+    guest-list platform's shared event; none when already queued or delivered, cancelled,
+    unsynced, or the tenant has no portal)."""
+    queued: list[int] = []
     with rt.store.transaction() as session:
-        hit = session.execute(
+        hits = session.execute(
             select(EventLink.booking_id, Booking.tenant)
             .join(Booking, Booking.id == EventLink.booking_id)
             .where(EventLink.platform == platform, EventLink.event_id == event_id)
-        ).first()
-        tenant = rt.tenant(hit.tenant) if hit else None
-        if hit is None or tenant is None or tenant.portal is None:
-            return None
-        rows = _candidates(
-            session,
-            {tenant.id: tenant},
-            now=None,
-            shortest=timedelta(0),
-            limit=1,
-            booking_id=hit.booking_id,
-        )
-        queued = [r.booking_id for r in rows if _queue(session, r, tenant, due=now, now=now)]
+        ).all()
+        for hit in hits:
+            tenant = rt.tenant(hit.tenant)
+            if tenant is None or tenant.portal is None:
+                continue
+            rows = _candidates(
+                session,
+                {tenant.id: tenant},
+                now=None,
+                shortest=timedelta(0),
+                limit=1,
+                booking_id=hit.booking_id,
+            )
+            queued += [r.booking_id for r in rows if _queue(session, r, tenant, due=now, now=now)]
     publish(rt, queued)
-    return queued[0] if queued else None
+    return queued
 
 
 def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:

@@ -56,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     run.add_argument("--scale-workers", default="1,2,4", help="worker counts for --scale")
     run.add_argument("--scale-ingress", default="1,2", help="ingress counts for --scale")
     run.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
-    run.add_argument("--profile-idle", action="store_true", help="profile wall time, not CPU")
+    run.add_argument(
+        "--profile-mode",
+        choices=("gil", "active", "idle"),
+        default="gil",
+        help="gil: Python CPU; active: running threads; idle: every thread (wall time)",
+    )
     run.add_argument("--keep", action="store_true", help="keep the run's home (logs, databases)")
     return parser
 
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         platform_error_rate=args.platform_error_rate,
         timeout=args.timeout,
         profile=args.profile,
-        profile_idle=args.profile_idle,
+        profile_mode=args.profile_mode,
         phased=args.phased,
         keep=args.keep,
     )
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         result = {
             "run_id": f"scale-{stamp}",
             "machine": runs[0]["machine"],
+            "code": runs[0]["code"],
             "bookings": options.bookings,
             "concurrency": options.concurrency,
             "runs": runs,

@@ -22,7 +22,9 @@ class Usage:
     rss_peak_mb: float = 0.0
     rss_end_mb: float = 0.0
     cpu_s: float = 0.0
+    cpu_system_s: float = 0.0  # of cpu_s, in the kernel (syscalls, round trips)
     _cpu_start: float = 0.0
+    _system_start: float = 0.0
 
 
 class Monitor:
@@ -39,10 +41,12 @@ class Monitor:
         """Add a process (also while running: the load generator joins late)."""
         try:
             proc = psutil.Process(pid)
-            cpu = _cpu(proc)
+            times = proc.cpu_times()
         except psutil.Error:
             return
-        self.usage[name] = Usage(name, role, pid, _cpu_start=cpu)
+        self.usage[name] = Usage(
+            name, role, pid, _cpu_start=times.user + times.system, _system_start=times.system
+        )
         self._procs[name] = proc
         self._sample(name)
 
@@ -63,7 +67,9 @@ class Monitor:
             try:
                 self._sample(name)
                 usage.rss_end_mb = proc.memory_info().rss / MB
-                usage.cpu_s = _cpu(proc) - usage._cpu_start
+                times = proc.cpu_times()
+                usage.cpu_s = times.user + times.system - usage._cpu_start
+                usage.cpu_system_s = times.system - usage._system_start
             except psutil.Error:
                 pass  # exited already: keep its last sample
         return list(self.usage.values())
@@ -83,8 +89,3 @@ class Monitor:
             return
         usage = self.usage[name]
         usage.rss_peak_mb = max(usage.rss_peak_mb, rss)
-
-
-def _cpu(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)

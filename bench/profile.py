@@ -3,10 +3,13 @@
 ``--profile DIR`` records each process with ``py-spy record --format raw`` (collapsed stacks)
 from the start of the load until the pipeline drained, and summarises every profile as the
 share of samples per component (the innermost frame of a known package decides) and the
-heaviest functions. By default only the thread holding the GIL is sampled (``--gil``): where
-the process spends Python CPU time (C code that releases the GIL, such as SQLite's own work,
-does not show). With ``--profile-idle`` every thread is sampled, waiting ones included (on a
-socket, a lock, SQLite's busy handler): where the wall time goes.
+heaviest functions. ``--profile-mode``:
+
+- ``gil`` (default): only the thread holding the GIL (py-spy ``--gil``): where the process
+  spends Python CPU time; C code that releases the GIL (SQLite's own work) does not show.
+- ``active``: py-spy's default, every thread it does not consider idle; threads blocked in a
+  socket read or in SQLite's busy handler still count, so this shows where busy threads wait.
+- ``idle``: every thread, waiting ones included (py-spy ``--idle``): all wall time.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ OWN = tuple(
 class Profiler:
     """py-spy recorders for a set of processes; ``stop()`` writes one raw profile each."""
 
-    def __init__(self, out_dir: Path, *, idle: bool = False, rate: int = 100) -> None:
+    def __init__(self, out_dir: Path, *, mode: str = "gil", rate: int = 100) -> None:
         if shutil.which("py-spy") is None:
             raise RuntimeError("--profile needs py-spy on PATH (pip install py-spy)")
-        self.out_dir, self.idle, self.rate = out_dir, idle, rate
+        self.out_dir, self.mode, self.rate = out_dir, mode, rate
         self._recorders: dict[str, subprocess.Popen[bytes]] = {}
 
     def attach(self, name: str, pid: int) -> None:
@@ -78,7 +81,7 @@ class Profiler:
             "--output",
             str(self.out_dir / f"{name}.txt"),
         ]
-        argv.append("--idle" if self.idle else "--gil")
+        argv += {"gil": ["--gil"], "active": [], "idle": ["--idle"]}[self.mode]
         self._recorders[name] = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

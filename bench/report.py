@@ -148,6 +148,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         _machine_line(report["machine"]),
         "",
+        f"Code: commit {report['code']['commit']}"
+        + (" with uncommitted changes" if report["code"]["dirty"] else ""),
+        "",
         "| setting | value |",
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in cfg.items()),
@@ -181,10 +184,11 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Processes",
         "",
-        "| process | RSS peak MB | RSS end MB | CPU s |",
-        "| --- | --- | --- | --- |",
+        "| process | RSS peak MB | RSS end MB | CPU s | of which kernel s |",
+        "| --- | --- | --- | --- | --- |",
         *(
-            f"| {u['name']} | {u['rss_peak_mb']:.1f} | {u['rss_end_mb']:.1f} | {u['cpu_s']:.2f} |"
+            f"| {u['name']} | {u['rss_peak_mb']:.1f} | {u['rss_end_mb']:.1f} | {u['cpu_s']:.2f} "
+            f"| {'–' if u.get('cpu_system_s') is None else format(u['cpu_system_s'], '.2f')} |"
             for u in res["processes"]
         ),
         "",

@@ -43,7 +43,7 @@ class Options:
     timeout: float = 300.0
     settle: float = 1.0
     profile: Path | None = None
-    profile_idle: bool = False
+    profile_mode: str = "gil"
     phased: bool = False
     keep: bool = False
 
@@ -90,7 +90,7 @@ def _measure(
     commands_before = broker_commands(stack.settings.resolved_redis_url)
     monitor = Monitor()
     profiler = (
-        Profiler(options.profile / run_id, idle=options.profile_idle) if options.profile else None
+        Profiler(options.profile / run_id, mode=options.profile_mode) if options.profile else None
     )
     _observe(stack, monitor, profiler)
     monitor.start()
@@ -134,6 +134,7 @@ def _measure(
             "rss_peak_mb": round(results["rss_peak_mb"], 2),
             "rss_end_mb": round(results["rss_peak_mb"], 2),
             "cpu_s": round(results["cpu_s"], 2),
+            "cpu_system_s": None,
         }
     )
     return {
@@ -145,6 +146,7 @@ def _measure(
             "load_before": load_before,
             "load_after": _load_average(),
         },
+        "code": _code_version(),
         "config": _config(options),
         "ingest": report.ingest_section(results["sent"]),
         "end_to_end": report.end_to_end_section(
@@ -186,7 +188,7 @@ def _warm_up(stack: Stack, sandbox: Sandbox, *, wait: bool) -> int:
     the run starts on warm processes."""
     names: list[str] = []
     for n, (host, port) in enumerate(stack.ingress_targets):
-        booking = f"warm-{n}"
+        booking = f"warm-{uuid.uuid4().hex[:8]}-{n}"  # unique: the database may be shared
         now = datetime.now(UTC)
         body = booking_body(booking, now)
         msg_id = f"msg_warm_{uuid.uuid4().hex}"
@@ -270,6 +272,23 @@ def _database_kind(url: str | None) -> str:
     if url is None:
         return "embedded SQLite"
     return url.split(":", 1)[0]
+
+
+def _code_version() -> dict[str, Any]:
+    """The commit measured, and whether the working tree had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *argv], cwd=root, capture_output=True, text=True
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    return {
+        "commit": commit or None,
+        "dirty": bool(git("status", "--porcelain")) if commit else None,
+    }
 
 
 def _load_average() -> list[float]:

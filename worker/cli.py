@@ -149,23 +149,30 @@ def _celery(*argv: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.supervise import supervise
+
     settings = Settings()
     concurrency = args.concurrency or settings.worker_concurrency
-    return _celery(
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        settings.log_level,
-        "--events",
-        "--queues",
-        "bookwire",
-        "--without-gossip",
-        "--without-mingle",
-        "--hostname",
-        f"worker-{os.getpid()}@%h",
+    celery = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
+    return supervise(
+        [
+            *celery,
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            settings.log_level,
+            "--events",
+            "--queues",
+            "bookwire",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"worker-{os.getpid()}@%h",
+        ],
+        name="worker",
     )
 
 

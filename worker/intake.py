@@ -23,6 +23,7 @@ from integrations.booking import BookingMessage
 from integrations.connector import Connector, WebhookRequest
 from integrations.errors import PayloadError
 from worker import failures, history
+from worker.publish import send
 from worker.runtime import Runtime
 from worker.store.models import Booking, BookingAlias, Delivery
 
@@ -213,48 +214,12 @@ def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetim
 
 def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
     """Queue a sync for each booking; failures are left to the relay. Returns how many sent."""
-    sent = 0
-    for booking_id in booking_ids:
-        try:
-            rt.celery.send_task(
-                "bookwire.sync_booking",
-                args=[booking_id],
-                argsrepr=f"(booking={booking_id})",
-                kwargsrepr="{}",
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1},
-            )
-            sent += 1
-        except Exception as exc:  # broker down: the relay republishes what is pending
-            log.warning(
-                "publish failed; relay will retry",
-                extra={"booking": booking_id, "error": type(exc).__name__},
-            )
-            break
-    return sent
+    return send(rt, "bookwire.sync_booking", "booking", booking_ids)
 
 
 def publish_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> int:
     """Queue the worker-side parse of deferred deliveries; the relay covers failures."""
-    sent = 0
-    for delivery_id in delivery_ids:
-        try:
-            rt.celery.send_task(
-                "bookwire.ingest_delivery",
-                args=[delivery_id],
-                argsrepr=f"(delivery={delivery_id})",
-                kwargsrepr="{}",
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1},
-            )
-            sent += 1
-        except Exception as exc:
-            log.warning(
-                "publish failed; relay will retry",
-                extra={"delivery": delivery_id, "error": type(exc).__name__},
-            )
-            break
-    return sent
+    return send(rt, "bookwire.ingest_delivery", "delivery", delivery_ids)
 
 
 def _settle(

@@ -11,8 +11,9 @@ failure record and stops retrying until it is replayed. After recording, the tas
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 from celery import Task
@@ -57,19 +58,12 @@ def sync_booking(self: Task, booking_id: int) -> str:
             raise _gave_up(rt, booking_id=booking_id, stage="sync")
         outcome = sync.sync_booking(rt, booking_id, now=now).outcome
     except TRANSIENT as exc:
-        policy = _policy()
-        retries = self.request.retries or 0
-        if policy.exhausted(retries):
-            sync.fail(
-                rt,
-                booking_id,
-                f"gave up after {retries} retries: {_reason(exc)}",
-                now=now,
-                attempts=retries + 1,
-            )
-            raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
-        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
-        raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda reason, tries: sync.fail(rt, booking_id, reason, now=now, attempts=tries),
+            lambda: _gave_up(rt, booking_id=booking_id, stage="sync"),
+        )
     except PERMANENT as exc:
         sync.fail(rt, booking_id, _reason(exc), now=now)
         raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
@@ -88,19 +82,12 @@ def ingest_delivery(self: Task, delivery_id: int) -> str:
     try:
         receipt = intake.ingest(rt, delivery_id, now=now)
     except TRANSIENT as exc:
-        policy = _policy()
-        retries = self.request.retries or 0
-        if policy.exhausted(retries):
-            intake.give_up(
-                rt,
-                delivery_id,
-                f"gave up after {retries} retries: {_reason(exc)}",
-                now=now,
-                attempts=retries + 1,
-            )
-            raise _gave_up(rt, delivery_id=delivery_id, stage="fetch") from None
-        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
-        raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda reason, tries: intake.give_up(rt, delivery_id, reason, now=now, attempts=tries),
+            lambda: _gave_up(rt, delivery_id=delivery_id, stage="fetch"),
+        )
     except (*PERMANENT, LookupError) as exc:
         intake.give_up(rt, delivery_id, _reason(exc), now=now)
         raise _gave_up(rt, delivery_id=delivery_id, stage="fetch") from None
@@ -133,16 +120,36 @@ def deliver_event(self: Task, booking_id: int) -> str:
     try:
         return portal_deliver.deliver(rt, booking_id, now=now)
     except TRANSIENT as exc:
-        policy = _policy()
-        retries = self.request.retries or 0
-        if policy.exhausted(retries):
-            reason = f"gave up after {retries} retries: {_reason(exc)}"
-            portal_deliver.give_up(rt, booking_id, reason, now=now, attempts=retries + 1)
-            raise _gave_up(rt, booking_id=booking_id) from None
-        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
-        raise self.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda reason, tries: portal_deliver.give_up(
+                rt, booking_id, reason, now=now, attempts=tries
+            ),
+            lambda: _gave_up(rt, booking_id=booking_id),
+        )
     except PERMANENT:  # the delivery is marked failed with its failure record already
         raise _gave_up(rt, booking_id=booking_id) from None
+
+
+def _retry_or_give_up(
+    task: Task,
+    exc: BaseException,
+    give_up: Callable[[str, int], None],
+    gave_up: Callable[[], PermanentFailure],
+) -> NoReturn:
+    """The one retry policy for every task, applied to a transient error.
+
+    Within the budget: Celery's Retry with a jittered, capped countdown. Once it is spent:
+    ``give_up`` records the failure (reason, attempts) and ``gave_up`` names it for Flower,
+    raised without the cause chained (the platform's text stays out of Flower)."""
+    policy = _policy()
+    retries = task.request.retries or 0
+    if policy.exhausted(retries):
+        give_up(f"gave up after {retries} retries: {_reason(exc)}", retries + 1)
+        raise gave_up() from None
+    countdown = policy.delay(retries, getattr(exc, "retry_after", None))
+    raise task.retry(countdown=countdown, exc=TransientError(_reason(exc))) from exc
 
 
 def _gave_up(

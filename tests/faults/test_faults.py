@@ -4,6 +4,7 @@ one event in its latest state; zero duplicates; zero lost."""
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,7 +157,9 @@ def test_broker_restart_mid_stream(
     settings = fast_settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{port}/0"})
     rt = Runtime(settings, tenants=runtime.tenants)
     titles = [f"Restart {i}" for i in range(40)]
-    worker = start(worker_argv(4), settings, tmp_path / "worker.log", ready="ready")
+    # `bookwire worker`: Celery under bookwire's supervisor, as `bookwire up` and compose run it
+    supervised = [sys.executable, "-m", "worker.cli", "worker", "--concurrency", "4"]
+    worker = start(supervised, settings, tmp_path / "worker.log", ready="ready")
     beat = start(beat_argv(tmp_path), settings, tmp_path / "beat.log")
     try:
         with ServerThread(create_app(rt)) as ingress:

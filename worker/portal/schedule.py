@@ -39,6 +39,7 @@ from config.settings import Settings
 from config.tenants import Tenant
 from integrations.booking import booking_key
 from integrations.portal import delivery_key
+from worker.publish import send
 from worker.runtime import Runtime
 from worker.store.models import Booking, EventLink, PortalDelivery
 
@@ -132,25 +133,7 @@ def event_ended(rt: Runtime, *, platform: str, event_id: str, now: datetime) -> 
 def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
     """Queue ``bookwire.deliver_event`` for each booking (ids only); a failed publish is left
     to the next sweep (the row stays pending and is queued again after REQUEUE_AFTER)."""
-    sent = 0
-    for booking_id in booking_ids:
-        try:
-            rt.celery.send_task(
-                "bookwire.deliver_event",
-                args=[booking_id],
-                argsrepr=f"(booking={booking_id})",
-                kwargsrepr="{}",
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1},
-            )
-            sent += 1
-        except Exception as exc:  # broker down: the sweep queues it again
-            log.warning(
-                "publish failed; the sweep will retry",
-                extra={"booking": booking_id, "error": type(exc).__name__},
-            )
-            break
-    return sent
+    return send(rt, "bookwire.deliver_event", "booking", booking_ids)
 
 
 def _candidates(

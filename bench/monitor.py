@@ -38,14 +38,18 @@ class Monitor:
         self._thread = threading.Thread(target=self._run, name="bench-monitor", daemon=True)
 
     def watch(self, name: str, role: str, pid: int) -> None:
-        """Add a process (also while running: the load generator joins late)."""
+        """Add a process (also while running: the load generator joins late). A supervisor
+        (``bookwire worker`` runs Celery as its child) is measured by the child it runs."""
         try:
             proc = psutil.Process(pid)
+            children = proc.children()
+            if len(children) == 1:
+                proc = children[0]
             times = proc.cpu_times()
         except psutil.Error:
             return
         self.usage[name] = Usage(
-            name, role, pid, _cpu_start=times.user + times.system, _system_start=times.system
+            name, role, proc.pid, _cpu_start=times.user + times.system, _system_start=times.system
         )
         self._procs[name] = proc
         self._sample(name)

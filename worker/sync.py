@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from integrations.booking import BookingMessage, BookingStatus, booking_referenc
 from integrations.errors import ConfigurationError
 from integrations.http import Attempt, recording
 from integrations.platform import LinkedEvent, Platform, event_spec
+from worker import attempts as attempts_store
 from worker import failures
 from worker.runtime import Runtime
 from worker.store.models import Attempt as AttemptRow
@@ -111,7 +112,7 @@ def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | 
                 platform, message, link_event, brand, look_first=look_first
             )
     except BaseException:
-        _record_attempts(rt, booking_id, attempts)
+        attempts_store.record(rt, booking_id, attempts)
         raise
     kind = tenant.platform.kind
     _commit(rt, booking_id, version, message, outcome, state, linked, kind, now, attempts)
@@ -182,7 +183,7 @@ def _commit(
     attempts: list[Attempt],
 ) -> None:
     with rt.store.transaction() as session:
-        _add_attempts(session, booking_id, attempts)
+        attempts_store.add(session, booking_id, attempts)
         if outcome.event_id is not None:
             values = {
                 "booking_id": booking_id,
@@ -210,26 +211,3 @@ def _commit(
             .values(applied_version=version, state="synced", updated_at=now)
         )
         failures.resolve(session, booking_id=booking_id, now=now)
-
-
-def _record_attempts(rt: Runtime, booking_id: int, attempts: list[Attempt]) -> None:
-    if attempts:
-        with rt.store.transaction() as session:
-            _add_attempts(session, booking_id, attempts)
-
-
-def _add_attempts(session: Session, booking_id: int, attempts: list[Attempt]) -> None:
-    now = datetime.now(UTC)
-    session.add_all(
-        AttemptRow(
-            booking_id=booking_id,
-            target=a.target,
-            method=a.method,
-            path=a.path[:500],
-            status=a.status,
-            duration_ms=a.duration_ms,
-            excerpt=a.excerpt,
-            at=now,
-        )
-        for a in attempts
-    )

@@ -32,9 +32,9 @@ from integrations.errors import ConfigurationError, PermanentError
 from integrations.http import Attempt, recording
 from integrations.platform import Deliverable, LinkedEvent
 from integrations.portal import PortalMessage, PortalReceipt, summary
+from worker import attempts as attempts_store
 from worker import failures
 from worker.runtime import Runtime
-from worker.store.models import Attempt as AttemptRow
 from worker.store.models import Booking, EventLink, PortalDelivery
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
         _release(rt, claim, str(exc)[:500] or type(exc).__name__, now=now)
         raise
     finally:
-        _add_attempts(rt, booking_id, attempts, now=now)
+        attempts_store.record(rt, booking_id, attempts, now=now)
     _finish(rt, claim, receipt, deliverable, now=now)
     log.info(
         "portal delivery",
@@ -288,23 +288,4 @@ def _fail(rt: Runtime, claim: Claim, reason: str, *, now: datetime) -> None:
             reason=reason,
             booking_id=claim.booking_id,
             now=now,
-        )
-
-
-def _add_attempts(rt: Runtime, booking_id: int, attempts: list[Attempt], *, now: datetime) -> None:
-    if not attempts:
-        return
-    with rt.store.transaction() as session:
-        session.add_all(
-            AttemptRow(
-                booking_id=booking_id,
-                target=a.target,
-                method=a.method,
-                path=a.path[:500],
-                status=a.status,
-                duration_ms=a.duration_ms,
-                excerpt=a.excerpt,
-                at=now,
-            )
-            for a in attempts
         )

@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from integrations.errors import (
     ConfigurationError,
@@ -32,6 +33,7 @@ STATUS_ERRORS: dict[int, type[PlatformError] | type[ConfigurationError]] = {
 }
 TRANSIENT_409_MARKERS = ("idempotent_request_in_progress",)
 EXCERPT_CHARS = 500
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,15 @@ def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any
     _record(target, method, url, response.status_code, started, response.text[:EXCERPT_CHARS])
     raise_for_status(target, response)
     return response
+
+
+def parse_body(target: str, model: type[M], response: httpx.Response) -> M:
+    """The response body as ``model``; a body of another shape is a PermanentError (the
+    platform's contract changed: retrying will not help)."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValueError as exc:
+        raise PermanentError(f"{target}: unexpected response shape") from exc
 
 
 def raise_for_status(target: str, response: httpx.Response) -> None:

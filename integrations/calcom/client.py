@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from integrations.booking import BookingMessage, BookingStatus
@@ -25,7 +24,7 @@ from integrations.calcom.schemas import ApiBooking, BookingPage
 from integrations.calcom.webhook import booking_message, options_of
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.mapping import as_utc, payload_error
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,11 @@ def backfill(context: ParseContext, *, since: datetime | date) -> Iterator[Booki
     start = as_utc(since).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     for skip in range(0, PAGE_SIZE * MAX_PAGES, PAGE_SIZE):
         params = {"afterStart": start, "take": PAGE_SIZE, "skip": skip, "sortStart": "asc"}
-        page = _page(call(context.http, TARGET, "GET", url, params=params, headers=headers))
+        page = parse_body(
+            TARGET,
+            BookingPage,
+            call(context.http, TARGET, "GET", url, params=params, headers=headers),
+        )
         for raw in page.data:
             try:
                 message = _message(context, raw)
@@ -99,10 +102,3 @@ def _message(context: ParseContext, raw: dict[str, Any]) -> BookingMessage | Non
         updated_at=updated_at,
         prefix="booking",
     )
-
-
-def _page(response: httpx.Response) -> BookingPage:
-    try:
-        return BookingPage.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc

@@ -32,7 +32,7 @@ from integrations.calendly.schemas import (
 from integrations.calendly.webhook import booking_from, options_of, uri_id
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.mapping import as_utc, payload_error
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _scope(
     if options.user:
         return {"user": options.user}
     response = call(http, TARGET, "GET", f"{base}/users/me", headers=dict(headers))
-    return {"user": _envelope(CurrentUserEnvelope, response).resource.uri}
+    return {"user": parse_body(TARGET, CurrentUserEnvelope, response).resource.uri}
 
 
 def _pages(
@@ -105,20 +105,13 @@ def _pages(
     for _ in range(MAX_PAGES):
         query = {**params, "page_token": token} if token else params
         response = call(http, TARGET, "GET", url, params=query, headers=dict(headers))
-        page = _envelope(Page, response)
+        page = parse_body(TARGET, Page, response)
         yield from page.collection
         token = page.pagination.next_page_token
         if not token or token in seen:
             return
         seen.add(token)
     raise PermanentError(f"{TARGET}: more than {MAX_PAGES} pages; narrow the backfill")
-
-
-def _envelope(model: type[Model], response: httpx.Response) -> Model:
-    try:
-        return model.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc
 
 
 def _record(model: type[Model], raw: dict[str, Any], prefix: str) -> Model:

@@ -23,16 +23,15 @@ import hashlib
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel
 
 from config.tenants import PlatformConfig
 from integrations.branding import render
 from integrations.errors import ConfigurationError, PermanentError
 from integrations.gatsby.schemas import EventList, GatsbyOptions, Guest, GuestList
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.platform import (
     AttendeeRecord,
     Deliverable,
@@ -46,7 +45,6 @@ from integrations.ratelimit import SharedLimiter, host_scope
 TARGET = "gatsby"
 SLUG_TTL_S = 300.0
 ATTENDED = {"Attended": True, "No Show": False}
-M = TypeVar("M", bound=BaseModel)
 
 
 class GatsbyPlatform:
@@ -143,7 +141,7 @@ class GatsbyPlatform:
                 )
         if add:
             response = self._call("POST", f"/event/{event_id}/guestlist", json={"guests": add})
-            for guest in _parse(GuestList, response).guests:
+            for guest in parse_body(TARGET, GuestList, response).guests:
                 by_id[guest.personId] = guest
                 key = _key(guest.email or "")
                 if key in wanted and key not in placed:
@@ -181,7 +179,9 @@ class GatsbyPlatform:
             self._call("PUT", path, json={"guests": declined})
 
     def _guestlist(self, event_id: str) -> list[Guest]:
-        return _parse(GuestList, self._call("GET", f"/event/{event_id}/guestlist")).guests
+        return parse_body(
+            TARGET, GuestList, self._call("GET", f"/event/{event_id}/guestlist")
+        ).guests
 
     # -- target event ----------------------------------------------------------------------
 
@@ -202,7 +202,9 @@ class GatsbyPlatform:
         while True:
             params = {"limit": limit, "skip": skip, "includePastEvents": "true"}
             params["showOrganizationEvents"] = "true"
-            events = _parse(EventList, self._call("GET", "/event", params=params)).events
+            events = parse_body(
+                TARGET, EventList, self._call("GET", "/event", params=params)
+            ).events
             for event in events:
                 if event.primarySlug == slug:
                     self._slugs[slug] = (event.eventId, time.monotonic())
@@ -232,10 +234,3 @@ def _key(email: str) -> str:
 def _guests(linked: LinkedEvent) -> Mapping[str, str]:
     guests = linked.details.get("guests")
     return guests if isinstance(guests, Mapping) else {}
-
-
-def _parse(model: type[M], response: httpx.Response) -> M:
-    try:
-        return model.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc

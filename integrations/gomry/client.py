@@ -38,7 +38,7 @@ from integrations.gomry.schemas import (
     IssuedTickets,
     TicketClassList,
 )
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.platform import (
     AttendeeRecord,
     Deliverable,
@@ -84,12 +84,14 @@ class GomryPlatform:
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         body = {**self._event_fields(spec), **self._defaults()}
         response = self._call("POST", "/events", json=body, key=idempotency_key)
-        event = _parse(EventEnvelope, response).data
+        event = parse_body(TARGET, EventEnvelope, response).data
         replayed = response.headers.get("idempotent-replay") == "true"
         return self._with_customer(LinkedEvent(event.id, replayed=replayed), spec)
 
     def update_event(self, linked: LinkedEvent, spec: EventSpec) -> LinkedEvent:
-        current = _parse(EventEnvelope, self._call("GET", f"/events/{linked.event_id}")).data
+        current = parse_body(
+            TARGET, EventEnvelope, self._call("GET", f"/events/{linked.event_id}")
+        ).data
         changes = self._changes(current, spec)
         if changes:
             self._call("PATCH", f"/events/{linked.event_id}", json=changes)
@@ -108,7 +110,9 @@ class GomryPlatform:
         return None
 
     def fetch_deliverable(self, linked: LinkedEvent) -> Deliverable:
-        event = _parse(EventEnvelope, self._call("GET", f"/events/{linked.event_id}")).data
+        event = parse_body(
+            TARGET, EventEnvelope, self._call("GET", f"/events/{linked.event_id}")
+        ).data
         path = f"/events/{linked.event_id}/attendees"
         records = tuple(
             AttendeeRecord(
@@ -213,7 +217,7 @@ class GomryPlatform:
                 "send_email": self._options.send_attendee_email,
             }
             response = self._call("POST", path, json=body, key=f"{spec.reference}-attendee-{key}")
-            issued = _parse(IssuedTickets, response).data
+            issued = parse_body(TARGET, IssuedTickets, response).data
             if not issued:
                 raise PermanentError(f"{TARGET}: no ticket issued for the customer")
             held = issued[0]
@@ -224,7 +228,9 @@ class GomryPlatform:
         )
 
     def _ticket_class_id(self, event_id: str) -> str:
-        classes = _parse(TicketClassList, self._call("GET", f"/events/{event_id}/ticket-classes"))
+        classes = parse_body(
+            TARGET, TicketClassList, self._call("GET", f"/events/{event_id}/ticket-classes")
+        )
         for ticket_class in classes.data:
             if ticket_class.name == self._options.ticket_class:
                 return ticket_class.id
@@ -245,7 +251,7 @@ class GomryPlatform:
         page = 1
         while True:
             params = {**query, "page": page, "page_size": PAGE_SIZE}
-            payload = _parse(model, self._call("GET", path, params=params))
+            payload = parse_body(TARGET, model, self._call("GET", path, params=params))
             yield from payload.data
             if page >= payload.pagination.total_pages:
                 return
@@ -282,10 +288,3 @@ def _instant(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _parse(model: type[M], response: httpx.Response) -> M:
-    try:
-        return model.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc

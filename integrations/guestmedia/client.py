@@ -13,23 +13,21 @@ docs/guest-media-contract.md. A real provider speaking that contract needs only 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel
 
 from config.tenants import PlatformConfig
 from integrations.branding import truncate
-from integrations.errors import ConfigurationError, PermanentError
+from integrations.errors import ConfigurationError
 from integrations.guestmedia.schemas import EventEnvelope, EventList, GuestMediaOptions, MediaEvent
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.platform import Deliverable, EventSpec, LinkedEvent, PlatformContext
 from integrations.ratelimit import SharedLimiter, host_scope
 
 TARGET = "guestmedia"
 QR_TEXT_MAX = 80
 DESCRIPTION_MAX = 2000
-M = TypeVar("M", bound=BaseModel)
 
 
 class GuestMediaPlatform:
@@ -56,7 +54,7 @@ class GuestMediaPlatform:
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         body = {**event_fields(spec), "external_reference": spec.reference}
         response = self._call("POST", "/events", json=body, key=idempotency_key)
-        event = _parse(EventEnvelope, response).event
+        event = parse_body(TARGET, EventEnvelope, response).event
         return LinkedEvent(event.id, replayed=response.headers.get("idempotent-replay") == "true")
 
     def update_event(self, linked: LinkedEvent, spec: EventSpec) -> LinkedEvent:
@@ -74,7 +72,7 @@ class GuestMediaPlatform:
 
     def find_event(self, reference: str) -> LinkedEvent | None:
         params = {"external_reference": reference}
-        found = _parse(EventList, self._call("GET", "/events", params=params)).events
+        found = parse_body(TARGET, EventList, self._call("GET", "/events", params=params)).events
         return LinkedEvent(found[0].id) if found else None
 
     def fetch_deliverable(self, linked: LinkedEvent) -> Deliverable:
@@ -83,7 +81,7 @@ class GuestMediaPlatform:
         return Deliverable(ready=ready, status=event.status, album_url=event.album_url)
 
     def _get(self, event_id: str) -> MediaEvent:
-        return _parse(EventEnvelope, self._call("GET", f"/events/{event_id}")).event
+        return parse_body(TARGET, EventEnvelope, self._call("GET", f"/events/{event_id}")).event
 
     def _call(
         self, method: str, path: str, *, key: str | None = None, **kwargs: Any
@@ -130,10 +128,3 @@ def _instant(value: str) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _parse(model: type[M], response: httpx.Response) -> M:
-    try:
-        return model.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc

@@ -20,7 +20,7 @@ import httpx
 from integrations.booking import BookingMessage, Person
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.http import call, parse_body
 from integrations.mapping import as_utc, person
 from integrations.pipedrive.deals import Lookup, deal_of, options_of, won_message
 from integrations.pipedrive.schemas import DealPage, PersonEnvelope
@@ -64,7 +64,7 @@ def backfill(context: ParseContext, *, since: datetime | date) -> Iterator[Booki
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
         response = call(http, TARGET, "GET", f"{base}/api/v2/deals", params=params, headers=headers)
-        page = _page(response)
+        page = parse_body(TARGET, DealPage, response)
         for raw in page.data or []:
             try:
                 deal = deal_of(raw, field="deal")
@@ -115,10 +115,3 @@ def _person(
         return person(found.name, email, field="person.name")
     except PayloadError:
         return None
-
-
-def _page(response: httpx.Response) -> DealPage:
-    try:
-        return DealPage.model_validate_json(response.content)
-    except ValueError as exc:
-        raise PermanentError(f"{TARGET}: unexpected response shape") from exc

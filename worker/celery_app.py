@@ -35,7 +35,7 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE,
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,  # the worker's task-received event suffices for Flower
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={

@@ -9,17 +9,24 @@ calls ``remember`` for every message it folds in; a replay keeps the first outco
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Executable, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from integrations.booking import BookingMessage
-from worker.store.models import Booking, BookingDelivery
+from worker.store.models import Booking, BookingDelivery, table
+
+_BOOKINGS = table(Booking)
+_FIND_BOOKING = select(_BOOKINGS.c.id).where(
+    _BOOKINGS.c.tenant == bindparam("tenant"),
+    _BOOKINGS.c.source == bindparam("source"),
+    _BOOKINGS.c.external_id == bindparam("external_id"),
+)
 
 
 def remember(
-    session: Session, message: BookingMessage, moved_id: int | None, *, now: datetime
+    conn: Connection, message: BookingMessage, moved_id: int | None, *, now: datetime
 ) -> None:
     """Link ``message``'s delivery to its booking: ``accepted`` if it moved the booking
     (``moved_id``), else ``stale``."""
@@ -27,19 +34,30 @@ def remember(
         return
     booking_id = moved_id
     if booking_id is None:
-        booking_id = session.scalar(
-            select(Booking.id).where(
-                Booking.tenant == message.tenant,
-                Booking.source == message.source,
-                Booking.external_id == message.booking_id,
-            )
-        )
+        booking_id = conn.execute(
+            _FIND_BOOKING,
+            {
+                "tenant": message.tenant,
+                "source": message.source,
+                "external_id": message.booking_id,
+            },
+        ).scalar_one_or_none()
         if booking_id is None:
             return
-    outcome = "accepted" if moved_id is not None else "stale"
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(BookingDelivery).values(
-        booking_id=booking_id, delivery_id=message.delivery_id, outcome=outcome, at=now
+    conn.execute(
+        _link(conn.dialect.name),
+        {
+            "booking_id": booking_id,
+            "delivery_id": message.delivery_id,
+            "outcome": "accepted" if moved_id is not None else "stale",
+            "at": now,
+        },
     )
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["booking_id", "delivery_id"]))
+
+
+@cache
+def _link(dialect: str) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table(BookingDelivery)).on_conflict_do_nothing(
+        index_elements=["booking_id", "delivery_id"]
+    )

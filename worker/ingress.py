@@ -1,5 +1,8 @@
 """The webhook ingress: verify, record (inbox), publish after commit, answer. Nothing else.
 
+Verifying and parsing happen on the event loop; recording and publishing on the process's
+inbox writer, which commits the deliveries waiting together (``worker.inbox``).
+
 ``POST /webhooks/{source}/{tenant}`` answers:
 
 - 202 ``{"inbox_id", "outcome"}``: stored (accepted, stale, or a duplicate of a stored delivery)
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +36,7 @@ from integrations import registry
 from integrations.connector import WebhookRequest
 from integrations.errors import SignatureError
 from worker import intake, state_metrics
+from worker.inbox import InboxWriter
 from worker.metrics import INGEST_SECONDS, WEBHOOKS
 from worker.runtime import Runtime
 
@@ -45,6 +51,12 @@ class BodyTooLarge(Exception):
 def create_app(rt: Runtime) -> Starlette:
     """The ASGI app for ``rt``; tenants load (and fail) here, at start."""
     rt.tenants  # noqa: B018 - load and check config before serving anything
+    inbox = InboxWriter(rt)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(inbox.stop)  # what is waiting is stored and answered first
 
     async def webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -80,17 +92,16 @@ def create_app(rt: Runtime) -> Starlette:
                 extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
             )
             return JSONResponse({"error": f"signature rejected: {exc}"}, status_code=401)
+        arrival = intake.prepare(
+            rt,
+            tenant=tenant_id,
+            source=source,
+            request=delivery,
+            connector=connector,
+            now=datetime.now(UTC),
+        )
         try:
-            receipt = await run_in_threadpool(
-                intake.receive,
-                rt,
-                tenant=tenant_id,
-                source=source,
-                request=delivery,
-                connector=connector,
-                options=options,
-                now=datetime.now(UTC),
-            )
+            receipt = await inbox.record(arrival)
         except SQLAlchemyError:
             WEBHOOKS.labels(source, tenant_id, "store_down").inc()
             return JSONResponse(
@@ -135,7 +146,8 @@ def create_app(rt: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-        ]
+        ],
+        lifespan=lifespan,
     )
 
 

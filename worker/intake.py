@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Executable, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from integrations import registry
@@ -23,12 +25,13 @@ from integrations.booking import BookingMessage
 from integrations.connector import Connector, WebhookRequest
 from integrations.errors import PayloadError
 from worker import failures, history
-from worker.publish import send
+from worker.publish import send, send_bookings
 from worker.runtime import Runtime
-from worker.store.models import Booking, BookingAlias, Delivery
+from worker.store.models import Booking, BookingAlias, Delivery, table
 
 log = logging.getLogger(__name__)
 
+IGNORED = "event type not relevant"
 SENSITIVE_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
 
 
@@ -37,10 +40,48 @@ class Receipt:
     """What happened to one delivery."""
 
     delivery_id: int
-    outcome: str  # accepted | stale | ignored | quarantined | duplicate
+    outcome: str  # accepted | stale | ignored | quarantined | duplicate | received
     bookings: tuple[int, ...] = ()
     reason: str | None = None
     field: str | None = None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A verified delivery, parsed (or, for a thin webhook, shape-checked): ready to record.
+
+    Built without I/O, so the ingress can prepare many and record them in one transaction."""
+
+    tenant: str
+    source: str
+    request: WebhookRequest
+    key: str
+    now: datetime
+    messages: tuple[BookingMessage, ...] = ()
+    error: PayloadError | None = None
+    deferred: bool = False  # a thin webhook the worker parses with API look-ups (``ingest``)
+
+
+def prepare(
+    rt: Runtime,
+    *,
+    tenant: str,
+    source: str,
+    request: WebhookRequest,
+    connector: Connector,
+    now: datetime,
+) -> Arrival:
+    """Parse a verified delivery (deferred connectors: only shape-check it)."""
+    key = connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
+    context = rt.parse_context(tenant, source, now=now, with_http=False)
+    arrival = Arrival(tenant, source, request, key[:255], now)
+    try:
+        if is_deferred(connector):
+            relevant = connector.check(request, context=context)  # type: ignore[attr-defined]
+            return replace(arrival, deferred=bool(relevant))
+        return replace(arrival, messages=tuple(connector.parse(request, context=context)))
+    except PayloadError as exc:
+        return replace(arrival, error=exc)
 
 
 def receive(
@@ -50,56 +91,68 @@ def receive(
     source: str,
     request: WebhookRequest,
     connector: Connector,
-    options: object,
+    options: object = None,
     now: datetime,
 ) -> Receipt:
-    """Record a verified delivery, apply its bookings and publish them.
+    """Record one verified delivery, apply its bookings and publish them."""
+    arrival = prepare(
+        rt, tenant=tenant, source=source, request=request, connector=connector, now=now
+    )
+    return record(rt, [arrival])[0]
 
-    Deferred connectors (thin webhooks) are only shape-checked here; the worker parses them
-    with API look-ups (``ingest``)."""
-    key = connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
-    deferred = is_deferred(connector)
-    context = rt.parse_context(tenant, source, now=now, with_http=False)
-    error: PayloadError | None = None
-    messages: list[BookingMessage] = []
-    relevant = True
+
+def record(rt: Runtime, arrivals: Sequence[Arrival]) -> list[Receipt]:
+    """Record deliveries in one transaction, then publish what they moved.
+
+    One transaction for many deliveries is the ingress's group commit. Should the batch fail
+    for something other than the store being down (one delivery the database refuses), each
+    delivery is recorded on its own, so one bad delivery cannot fail the others."""
     try:
-        if deferred:
-            relevant = connector.check(request, context=context)  # type: ignore[attr-defined]
-        else:
-            messages = connector.parse(request, context=context)
-    except PayloadError as exc:
-        error = exc
-    with rt.store.transaction() as session:
-        existing = session.scalar(
-            select(Delivery).where(
-                Delivery.tenant == tenant, Delivery.source == source, Delivery.delivery_key == key
-            )
-        )
-        if existing is not None:
-            return Receipt(existing.id, "duplicate", reason=existing.reason)
-        delivery = Delivery(
-            tenant=tenant,
-            source=source,
-            delivery_key=key[:255],
-            received_at=now,
-            queued_at=now,
-            status="received",
-            reason=None,
-            headers=_safe_headers(request.headers),
-            body=request.body,
-        )
-        session.add(delivery)
-        session.flush()
-        if deferred and error is None and relevant:
-            receipt = Receipt(delivery.id, "received")
-        else:
-            receipt = _settle(session, delivery, messages, error, now)
-    if receipt.outcome == "received":
-        publish_deliveries(rt, [receipt.delivery_id])
-    else:
-        publish(rt, receipt.bookings)
-    return receipt
+        with rt.store.transaction() as session:
+            receipts = [_record_one(session, arrival) for arrival in arrivals]
+    except OperationalError:
+        raise
+    except SQLAlchemyError:
+        if len(arrivals) == 1:
+            raise
+        return [receipt for arrival in arrivals for receipt in record(rt, [arrival])]
+    publish_deliveries(rt, [r.delivery_id for r in receipts if r.outcome == "received"])
+    publish(rt, [booking for r in receipts for booking in r.bookings])
+    return receipts
+
+
+def _record_one(session: Session, arrival: Arrival) -> Receipt:
+    conn = session.connection()
+    delivery_id = conn.execute(
+        _statements(conn.dialect.name).record_delivery,
+        {
+            "tenant": arrival.tenant,
+            "source": arrival.source,
+            "delivery_key": arrival.key,
+            "received_at": arrival.now,
+            "queued_at": arrival.now,
+            "status": "received",
+            "reason": None,
+            "headers": _safe_headers(arrival.request.headers),
+            "body": arrival.request.body,
+        },
+    ).scalar_one_or_none()
+    if delivery_id is None:  # recorded before: a vendor's retry, or a race with another copy
+        existing = conn.execute(
+            _FIND_DELIVERY,
+            {"tenant": arrival.tenant, "source": arrival.source, "key": arrival.key},
+        ).one()
+        return Receipt(existing.id, "duplicate", reason=existing.reason)
+    if arrival.deferred and arrival.error is None:
+        return Receipt(delivery_id, "received")
+    return _settle(
+        session,
+        delivery_id,
+        (arrival.tenant, arrival.source),
+        list(arrival.messages),
+        arrival.error,
+        arrival.now,
+    )
 
 
 def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
@@ -127,7 +180,7 @@ def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != "received":
             return None
-        receipt = _settle(session, delivery, messages, error, now)
+        receipt = _settle(session, delivery_id, (tenant, source), messages, error, now)
     publish(rt, receipt.bookings)
     return receipt
 
@@ -145,9 +198,7 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
         raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
     if is_deferred(connector):
         with rt.store.transaction() as session:
-            delivery = session.get(Delivery, delivery_id)
-            assert delivery is not None
-            delivery.status, delivery.reason, delivery.queued_at = "received", None, now
+            _set_status(session, delivery_id, "received", None, queued_at=now)
             failures.resolve(session, delivery_id=delivery_id, now=now)
         publish_deliveries(rt, [delivery_id])
         return Receipt(delivery_id, "received")
@@ -159,11 +210,9 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
     except PayloadError as exc:
         error = exc
     with rt.store.transaction() as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
         if error is None:
-            failures.resolve(session, delivery_id=delivery.id, now=now)
-        receipt = _settle(session, delivery, messages, error, now)
+            failures.resolve(session, delivery_id=delivery_id, now=now)
+        receipt = _settle(session, delivery_id, (tenant, source), messages, error, now)
     publish(rt, receipt.bookings)
     return receipt
 
@@ -202,19 +251,21 @@ def _stored_request(delivery: Delivery) -> WebhookRequest:
 
 def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetime) -> list[int]:
     """Fold messages into their bookings; return the ids whose state moved forward."""
+    conn = session.connection()
     moved: list[int] = []
     for message in messages:
-        message = _canonical(session, message)
-        booking_id = _upsert(session, message, now)
+        message = _canonical(conn, message)
+        booking_id = _upsert(conn, message, now)
         if booking_id is not None:
             moved.append(booking_id)
-        history.remember(session, message, booking_id, now=now)
+        history.remember(conn, message, booking_id, now=now)
     return moved
 
 
 def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
-    """Queue a sync for each booking; failures are left to the relay. Returns how many sent."""
-    return send(rt, "bookwire.sync_booking", "booking", booking_ids)
+    """Queue the syncs of these bookings (batched; see ``worker.publish``); failures are left
+    to the relay. Returns how many bookings were sent."""
+    return send_bookings(rt, booking_ids)
 
 
 def publish_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> int:
@@ -224,69 +275,82 @@ def publish_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> int:
 
 def _settle(
     session: Session,
-    delivery: Delivery,
+    delivery_id: int,
+    origin: tuple[str, str],
     messages: list[BookingMessage],
     error: PayloadError | None,
     now: datetime,
 ) -> Receipt:
+    """Apply a parsed delivery's bookings (or its parse error) and set the delivery's status."""
+    tenant, source = origin
     if error is not None:
-        delivery.status, delivery.reason = "quarantined", str(error)
+        _set_status(session, delivery_id, "quarantined", str(error))
         failures.record(
             session,
-            tenant=delivery.tenant,
-            source=delivery.source,
-            delivery_id=delivery.id,
+            tenant=tenant,
+            source=source,
+            delivery_id=delivery_id,
             stage="parse",
             reason=str(error),
             now=now,
         )
-        return Receipt(delivery.id, "quarantined", reason=error.reason, field=error.field)
+        return Receipt(delivery_id, "quarantined", reason=error.reason, field=error.field)
     if not messages:
-        delivery.status, delivery.reason = "ignored", "event type not relevant"
-        return Receipt(delivery.id, "ignored", reason=delivery.reason)
-    stamped = [m.model_copy(update={"delivery_id": delivery.id}) for m in messages]
+        _set_status(session, delivery_id, "ignored", IGNORED)
+        return Receipt(delivery_id, "ignored", reason=IGNORED)
+    stamped = [m.model_copy(update={"delivery_id": delivery_id}) for m in messages]
     moved = accept(session, stamped, now=now)
-    delivery.status = "accepted" if moved else "stale"
-    delivery.reason = None if moved else "older than the booking's current state"
-    return Receipt(delivery.id, delivery.status, tuple(moved), reason=delivery.reason)
+    status = "accepted" if moved else "stale"
+    reason = None if moved else "older than the booking's current state"
+    _set_status(session, delivery_id, status, reason)
+    return Receipt(delivery_id, status, tuple(moved), reason=reason)
 
 
-def _canonical(session: Session, message: BookingMessage) -> BookingMessage:
+def _set_status(
+    session: Session,
+    delivery_id: int,
+    status: str,
+    reason: str | None,
+    *,
+    queued_at: datetime | None = None,
+) -> None:
+    values: dict[str, object] = {"status": status, "reason": reason}
+    if queued_at is not None:
+        values["queued_at"] = queued_at
+    session.connection().execute(
+        update(DELIVERIES).where(DELIVERIES.c.id == delivery_id).values(**values)
+    )
+
+
+def _canonical(conn: Connection, message: BookingMessage) -> BookingMessage:
     """Rewrite a message to the booking it belongs to, recording a new id as an alias."""
-    own = _resolve(session, message.tenant, message.source, message.booking_id)
+    own = _resolve(conn, message.tenant, message.source, message.booking_id)
     if message.replaces is None:
         return (
             message if own == message.booking_id else message.model_copy(update={"booking_id": own})
         )
-    root = _resolve(session, message.tenant, message.source, message.replaces)
+    root = _resolve(conn, message.tenant, message.source, message.replaces)
     if own != root:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(
-            insert(BookingAlias)
-            .values(
-                tenant=message.tenant,
-                source=message.source,
-                alias_id=message.booking_id,
-                external_id=root,
-            )
-            .on_conflict_do_nothing()
+        conn.execute(
+            _statements(conn.dialect.name).record_alias,
+            {
+                "tenant": message.tenant,
+                "source": message.source,
+                "alias_id": message.booking_id,
+                "external_id": root,
+            },
         )
     return message.model_copy(update={"booking_id": root, "replaces": None})
 
 
-def _resolve(session: Session, tenant: str, source: str, booking_id: str) -> str:
-    found = session.scalar(
-        select(BookingAlias.external_id).where(
-            BookingAlias.tenant == tenant,
-            BookingAlias.source == source,
-            BookingAlias.alias_id == booking_id,
-        )
-    )
+def _resolve(conn: Connection, tenant: str, source: str, booking_id: str) -> str:
+    found = conn.execute(
+        _RESOLVE_ALIAS, {"tenant": tenant, "source": source, "alias": booking_id}
+    ).scalar_one_or_none()
     return found or booking_id
 
 
-def _upsert(session: Session, message: BookingMessage, now: datetime) -> int | None:
+def _upsert(conn: Connection, message: BookingMessage, now: datetime) -> int | None:
     values = {
         "tenant": message.tenant,
         "source": message.source,
@@ -302,25 +366,7 @@ def _upsert(session: Session, message: BookingMessage, now: datetime) -> int | N
         "updated_at": now,
         "queued_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Booking).values(**values)
-    table = Booking.__table__
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["tenant", "source", "external_id"],
-        set_={
-            "status": stmt.excluded.status,
-            "message": stmt.excluded.message,
-            "source_updated_at": stmt.excluded.source_updated_at,
-            "version": table.c.version + 1,
-            "state": "pending",
-            "last_delivery_id": stmt.excluded.last_delivery_id,
-            "updated_at": stmt.excluded.updated_at,
-            "queued_at": stmt.excluded.queued_at,
-        },
-        where=table.c.source_updated_at < stmt.excluded.source_updated_at,
-    ).returning(table.c.id)
-    return session.execute(upsert).scalar_one_or_none()
+    return conn.execute(_statements(conn.dialect.name).upsert_booking, values).scalar_one_or_none()
 
 
 def _safe_headers(headers: object) -> dict[str, str]:
@@ -332,3 +378,57 @@ def _safe_headers(headers: object) -> dict[str, str]:
         and "secret" not in k.lower()
         and "token" not in k.lower()
     }
+
+
+# The hot path's statements, built once (per dialect) and executed with bound parameters: the
+# ingress records every delivery through these, so nothing is rebuilt per request.
+DELIVERIES = table(Delivery)
+BOOKINGS = table(Booking)
+ALIASES = table(BookingAlias)
+_FIND_DELIVERY = select(DELIVERIES.c.id, DELIVERIES.c.reason).where(
+    DELIVERIES.c.tenant == bindparam("tenant"),
+    DELIVERIES.c.source == bindparam("source"),
+    DELIVERIES.c.delivery_key == bindparam("key"),
+)
+_RESOLVE_ALIAS = select(ALIASES.c.external_id).where(
+    ALIASES.c.tenant == bindparam("tenant"),
+    ALIASES.c.source == bindparam("source"),
+    ALIASES.c.alias_id == bindparam("alias"),
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    record_delivery: Executable
+    record_alias: Executable
+    upsert_booking: Executable
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    delivery = (
+        insert(DELIVERIES)
+        .on_conflict_do_nothing(index_elements=["tenant", "source", "delivery_key"])
+        .returning(DELIVERIES.c.id)
+    )
+    booking = insert(BOOKINGS)
+    upsert = booking.on_conflict_do_update(
+        index_elements=["tenant", "source", "external_id"],
+        set_={
+            "status": booking.excluded.status,
+            "message": booking.excluded.message,
+            "source_updated_at": booking.excluded.source_updated_at,
+            "version": BOOKINGS.c.version + 1,
+            "state": "pending",
+            "last_delivery_id": booking.excluded.last_delivery_id,
+            "updated_at": booking.excluded.updated_at,
+            "queued_at": booking.excluded.queued_at,
+        },
+        where=BOOKINGS.c.source_updated_at < booking.excluded.source_updated_at,
+    ).returning(BOOKINGS.c.id)
+    return _Statements(
+        record_delivery=delivery,
+        record_alias=insert(ALIASES).on_conflict_do_nothing(),
+        upsert_booking=upsert,
+    )

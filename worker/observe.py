@@ -88,20 +88,9 @@ def outcome(state: str | None, retval: Any) -> str:
     return (state or "unknown").lower()
 
 
-def event_created(rt: Any, booking_id: int) -> None:
-    """Observe booking received → event created for a booking whose event was just made."""
-    from worker.store.models import Booking
-
-    try:
-        with rt.store.transaction() as session:
-            booking = session.get(Booking, booking_id)
-            if booking is None:
-                return
-            tenant, received = booking.tenant, booking.received_at
-    except Exception:  # a metric is never worth failing a task over
-        log.warning("latency not recorded", extra={"booking": booking_id})
-        return
-    seconds = (datetime.now(UTC) - received).total_seconds()
+def event_created(tenant: str, received_at: datetime) -> None:
+    """Observe booking received → event created, for a booking whose event was just made."""
+    seconds = (datetime.now(UTC) - received_at).total_seconds()
     EVENT_LATENCY.labels(tenant).observe(max(0.0, seconds))
 
 

@@ -14,11 +14,19 @@ from worker.runtime import Runtime
 TTL_SECONDS = 7 * 24 * 3600
 
 
-def _key(kind: str, subject: int) -> str:
+# DECR, and DEL at zero: one round trip when a task finishes.
+FINISH = """
+local left = redis.call('decr', KEYS[1])
+if left <= 0 then redis.call('del', KEYS[1]) end
+return left
+"""
+
+
+def _key(kind: str, subject: int | str) -> str:
     return f"bookwire:unfinished:{kind}:{subject}"
 
 
-def started(rt: Runtime, kind: str, subject: int) -> int:
+def started(rt: Runtime, kind: str, subject: int | str) -> int:
     """Count a start; returns how many starts of this subject have not finished (this one too)."""
     key = _key(kind, subject)
     pipe = rt.redis.pipeline()
@@ -28,10 +36,8 @@ def started(rt: Runtime, kind: str, subject: int) -> int:
     return int(count)
 
 
-def finished(rt: Runtime, kind: str, subject: int) -> None:
-    key = _key(kind, subject)
-    if rt.redis.decr(key) <= 0:
-        rt.redis.delete(key)
+def finished(rt: Runtime, kind: str, subject: int | str) -> None:
+    rt.redis.eval(FINISH, 1, _key(kind, subject))
 
 
 def is_poison(rt: Runtime, unfinished: int) -> bool:
@@ -39,6 +45,6 @@ def is_poison(rt: Runtime, unfinished: int) -> bool:
     return unfinished - 1 >= rt.settings.poison_after
 
 
-def forget(rt: Runtime, kind: str, subject: int) -> None:
+def forget(rt: Runtime, kind: str, subject: int | str) -> None:
     """Clear the count (a replay gives the subject a fresh start)."""
     rt.redis.delete(_key(kind, subject))

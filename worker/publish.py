@@ -17,25 +17,63 @@ log = logging.getLogger(__name__)
 RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1}
 
 
-def send(rt: Runtime, task: str, subject: str, ids: Sequence[int]) -> int:
+# Bookings published together (one ingress group commit, one relay sweep) travel as one
+# ``sync_bookings`` task of at most this many ids: one message, one lock round trip, one read
+# and one write transaction for all of them in the worker.
+BATCH_MAX = 50
+
+
+def send(
+    rt: Runtime, task: str, subject: str, ids: Sequence[int], *, countdown: float | None = None
+) -> int:
     """Queue ``task(id)`` for each id, shown in Flower as ``(<subject>=<id>)``; returns how
     many were sent (it stops at the first failure: the broker is down)."""
     sent = 0
     for subject_id in ids:
-        try:
-            rt.celery.send_task(
-                task,
-                args=[subject_id],
-                argsrepr=f"({subject}={subject_id})",
-                kwargsrepr="{}",
-                retry=True,
-                retry_policy=RETRY_POLICY,
-            )
-        except Exception as exc:  # broker down: the sweep republishes what is pending
-            log.warning(
-                "publish failed; the sweep will retry",
-                extra={subject: subject_id, "error": type(exc).__name__},
-            )
+        if not _send(rt, task, [subject_id], f"({subject}={subject_id})", countdown):
             break
         sent += 1
     return sent
+
+
+def send_bookings(rt: Runtime, booking_ids: Sequence[int]) -> int:
+    """Queue the syncs of ``booking_ids``: one ``sync_booking`` for a single booking, else
+    ``sync_bookings`` batches of up to ``BATCH_MAX``. Returns how many bookings were sent."""
+    ids = list(dict.fromkeys(booking_ids))
+    if len(ids) == 1:
+        return send(rt, "bookwire.sync_booking", "booking", ids)
+    sent = 0
+    for start in range(0, len(ids), BATCH_MAX):
+        chunk = ids[start : start + BATCH_MAX]
+        if not _send(rt, "bookwire.sync_bookings", [chunk], _batch_repr(chunk), None):
+            break
+        sent += len(chunk)
+    return sent
+
+
+def _batch_repr(ids: Sequence[int]) -> str:
+    shown = ",".join(str(i) for i in ids[:10])
+    more = f",… {len(ids)} in all" if len(ids) > 10 else ""
+    return f"(bookings={shown}{more})"
+
+
+def _send(
+    rt: Runtime, task: str, args: list[object], argsrepr: str, countdown: float | None
+) -> bool:
+    try:
+        rt.celery.send_task(
+            task,
+            args=args,
+            argsrepr=argsrepr,
+            kwargsrepr="{}",
+            countdown=countdown,
+            retry=True,
+            retry_policy=RETRY_POLICY,
+        )
+    except Exception as exc:  # broker down: the sweep republishes what is pending
+        log.warning(
+            "publish failed; the sweep will retry",
+            extra={"task": task, "subject": argsrepr, "error": type(exc).__name__},
+        )
+        return False
+    return True

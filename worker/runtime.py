@@ -6,8 +6,9 @@ Built once per process from explicit ``Settings`` (tests) or the environment (``
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -106,21 +107,28 @@ class Runtime:
         )
 
     @contextmanager
-    def booking_lock(self, booking_id: int) -> Iterator[bool]:
-        """Serialise work on one booking across workers; yields False if someone holds it."""
-        lock = self.redis.lock(
-            f"bookwire:lock:booking:{booking_id}",
-            timeout=self.settings.booking_lock_seconds,
-            blocking=False,
-        )
-        acquired = lock.acquire()
+    def booking_locks(self, booking_ids: Sequence[int]) -> Iterator[set[int]]:
+        """Serialise work on bookings across workers; yields the ids this caller now holds
+        (someone else holds the rest). One broker round trip to take them all, one to let go.
+
+        A lock expires after ``booking_lock_seconds``; one that expired while we worked is not
+        released (it may be someone else's by now): idempotency keys cover the overlap."""
+        token = uuid.uuid4().hex
+        keys = {booking_id: f"bookwire:lock:booking:{booking_id}" for booking_id in booking_ids}
+        ttl = int(self.settings.booking_lock_seconds * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys.values():
+            pipe.set(key, token, nx=True, px=ttl)
+        held = {b for b, ok in zip(keys, pipe.execute(), strict=True) if ok}
         try:
-            yield bool(acquired)
+            yield held
         finally:
-            if acquired:
-                # expired while we worked: idempotency keys cover the overlap
-                with suppress(redis.exceptions.LockError):
-                    lock.release()
+            if held:
+                self._release(keys=[keys[b] for b in held], args=[token])
+
+    @cached_property
+    def _release(self) -> Any:
+        return self.redis.register_script(RELEASE_LOCKS)
 
     def close(self) -> None:
         if "http" in self.__dict__:
@@ -128,6 +136,14 @@ class Runtime:
         if "store" in self.__dict__:
             self.store.dispose()
 
+
+# Delete each lock still holding our token (redis-py's Lock release, for many keys at once).
+RELEASE_LOCKS = """
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then redis.call('del', key) end
+end
+return 0
+"""
 
 _current: Runtime | None = None
 _current_lock = threading.Lock()

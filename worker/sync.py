@@ -13,12 +13,14 @@ gap. Running it twice, concurrently or after a crash converges on the same singl
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BindParameter, Connection, Executable, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
@@ -26,10 +28,10 @@ from integrations.errors import ConfigurationError
 from integrations.http import Attempt, recording
 from integrations.platform import LinkedEvent, Platform, event_spec
 from worker import attempts as attempts_store
-from worker import failures
+from worker import failures, observe
 from worker.runtime import Runtime
 from worker.store.models import Attempt as AttemptRow
-from worker.store.models import Booking, EventLink
+from worker.store.models import Booking, EventLink, Failure, table
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 5
@@ -43,21 +45,45 @@ class SyncResult:
     event_id: str | None = None
 
 
+Outcome = SyncResult | BaseException
+
+
 def sync_booking(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult:
     """Apply the booking's latest state to its platform event. Raises TransientError to retry."""
-    result = SyncResult("up-to-date")
-    for _ in range(MAX_ROUNDS):
-        with rt.booking_lock(booking_id) as acquired:
-            if not acquired:
-                return SyncResult("busy")
-            while True:
-                step = _apply_once(rt, booking_id, now=now)
-                if step is None:
-                    break
-                result = step
-        if not _pending(rt, booking_id):  # a newer version may have landed as we let go
-            return result
+    result = sync_bookings(rt, [booking_id], now=now)[booking_id]
+    if isinstance(result, BaseException):
+        raise result
     return result
+
+
+def sync_bookings(rt: Runtime, booking_ids: Sequence[int], *, now: datetime) -> dict[int, Outcome]:
+    """Sync many bookings together: one lock round trip, one read and one write transaction
+    per round for all of them. Each booking's outcome is its own: one booking's error (returned,
+    not raised) never holds up the others.
+
+    A round takes the bookings' locks, applies each pending booking's latest version, commits
+    and lets go. A booking whose lock someone else holds is ``busy``: the holder re-checks
+    after letting go, so the newer version that woke us is never missed. That re-check is the
+    next round, for the bookings still pending."""
+    results: dict[int, Outcome] = {b: SyncResult("up-to-date") for b in booking_ids}
+    todo = list(dict.fromkeys(booking_ids))
+    for _ in range(MAX_ROUNDS):
+        with rt.booking_locks(todo) as held:
+            held_ids: set[int] = held
+            for booking_id in todo:
+                if booking_id not in held and _settled(results[booking_id]):
+                    results[booking_id] = SyncResult("busy")
+            if held:
+                results.update(_round(rt, [b for b in todo if b in held], now=now))
+        ok = [b for b in held_ids if not isinstance(results[b], BaseException)]
+        todo = _still_pending(rt, ok) if ok else []  # a newer version landed as we worked
+        if not todo:
+            break
+    return results
+
+
+def _settled(result: Outcome) -> bool:
+    return isinstance(result, SyncResult) and result.outcome == "up-to-date"
 
 
 def fail(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempts: int = 1) -> None:
@@ -80,52 +106,120 @@ def fail(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempts: 
         )
 
 
-def _pending(rt: Runtime, booking_id: int) -> bool:
-    with rt.store.transaction() as session:
-        booking = session.get(Booking, booking_id)
-        return booking is not None and booking.applied_version < booking.version
+@dataclass
+class _Work:
+    """One pending booking in a round: what was read, then what the platform said."""
+
+    booking_id: int
+    version: int
+    received_at: datetime
+    message: BookingMessage
+    link: tuple[LinkedEvent, str] | None
+    look_first: bool
+    open_failure: bool
+    attempts: list[Attempt] = field(default_factory=list)
+    platform: str = ""  # the tenant's platform kind, once applied
+    done: tuple[SyncResult, str, LinkedEvent | None] | None = None
 
 
-def _apply_once(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult | None:
-    with rt.store.transaction() as session:
-        booking = session.get(Booking, booking_id)
-        if booking is None:
-            return SyncResult("missing")
-        if booking.applied_version >= booking.version:
-            return None
-        version = booking.version
-        message = BookingMessage.model_validate(booking.message)
-        link = session.get(EventLink, booking_id)
-        link_event = None
-        if link is not None:
-            link_event = (LinkedEvent(link.event_id, link.details or {}), link.event_state)
-        look_first = link is None and _window_may_have_passed(session, booking_id, now)
-    tenant = rt.tenant(message.tenant)
-    if tenant is None:
-        raise ConfigurationError(f"tenant {message.tenant!r} is no longer configured")
-    platform = rt.platform(tenant)
-    attempts: list[Attempt] = []
-    try:
-        with recording(attempts.append):
-            brand = tenant.brand_for(message.client)  # the client's overrides, if any
-            outcome, state, linked = _call_platform(
-                platform, message, link_event, brand, look_first=look_first
+def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, Outcome]:
+    results: dict[int, Outcome] = {}
+    with rt.store.read() as conn:
+        work = _read(conn, booking_ids, now, results)
+    for item in work:
+        try:
+            item.done = _apply(rt, item)
+        except Exception as exc:  # this booking's; the caller retries it or gives up
+            results[item.booking_id] = exc
+    if work:
+        with rt.store.transaction() as session:
+            conn = session.connection()
+            for item in work:
+                attempts_store.add(session, item.booking_id, item.attempts)
+                if item.done is not None:
+                    _commit(conn, item, now)
+            resolved = [w.booking_id for w in work if w.done is not None and w.open_failure]
+            for booking_id in resolved:
+                failures.resolve(session, booking_id=booking_id, now=now)
+    for item in work:
+        if item.done is not None:
+            results[item.booking_id] = item.done[0]
+            if item.done[0].outcome == "created":
+                observe.event_created(item.message.tenant, item.received_at)
+            log.info(
+                "booking synced",
+                extra={
+                    "booking": item.booking_id,
+                    "outcome": item.done[0].outcome,
+                    "event": item.done[0].event_id,
+                    "tenant": item.message.tenant,
+                },
             )
-    except BaseException:
-        attempts_store.record(rt, booking_id, attempts)
-        raise
-    kind = tenant.platform.kind
-    _commit(rt, booking_id, version, message, outcome, state, linked, kind, now, attempts)
-    log.info(
-        "booking synced",
-        extra={
-            "booking": booking_id,
-            "outcome": outcome.outcome,
-            "event": outcome.event_id,
-            "tenant": message.tenant,
-        },
-    )
-    return outcome
+    return results
+
+
+def _read(
+    conn: Connection, booking_ids: list[int], now: datetime, results: dict[int, Outcome]
+) -> list[_Work]:
+    """The round's pending bookings, their events, and what else they need to know."""
+    rows = {r.id: r for r in conn.execute(_PENDING_BOOKINGS, {"ids": booking_ids})}
+    for booking_id in booking_ids:
+        if booking_id not in rows:
+            results[booking_id] = _missing_or_done(conn, booking_id)
+    if not rows:
+        return []
+    ids = list(rows)
+    links = {r.booking_id: r for r in conn.execute(_LINKS, {"ids": ids})}
+    first_creates = {b: at for b, at in conn.execute(_FIRST_CREATES, {"ids": ids})}
+    failing = set(conn.execute(_OPEN_FAILURES, {"ids": ids}).scalars())
+    work: list[_Work] = []
+    for booking_id, row in rows.items():
+        try:
+            message = BookingMessage.model_validate(row.message)
+        except Exception as exc:
+            results[booking_id] = exc
+            continue
+        link = links.get(booking_id)
+        first = first_creates.get(booking_id)
+        work.append(
+            _Work(
+                booking_id=booking_id,
+                version=row.version,
+                received_at=row.received_at,
+                message=message,
+                link=(LinkedEvent(link.event_id, link.details or {}), link.event_state)
+                if link is not None
+                else None,
+                # a create was tried long ago and its answer never recorded: the platform's
+                # 24-hour idempotency window may have closed, so look the event up first
+                look_first=link is None
+                and first is not None
+                and now - first > IDEMPOTENCY_WINDOW_MARGIN,
+                open_failure=booking_id in failing,
+            )
+        )
+    return work
+
+
+def _missing_or_done(conn: Connection, booking_id: int) -> SyncResult:
+    found = conn.execute(select(BOOKINGS.c.id).where(BOOKINGS.c.id == booking_id)).first()
+    return SyncResult("up-to-date" if found else "missing")
+
+
+def _apply(rt: Runtime, item: _Work) -> tuple[SyncResult, str, LinkedEvent | None]:
+    tenant = rt.tenant(item.message.tenant)
+    if tenant is None:
+        raise ConfigurationError(f"tenant {item.message.tenant!r} is no longer configured")
+    platform = rt.platform(tenant)
+    item.platform = tenant.platform.kind
+    with recording(item.attempts.append):
+        brand = tenant.brand_for(item.message.client)  # the client's overrides, if any
+        return _call_platform(platform, item.message, item.link, brand, look_first=item.look_first)
+
+
+def _still_pending(rt: Runtime, booking_ids: list[int]) -> list[int]:
+    with rt.store.read() as conn:
+        return list(conn.execute(_PENDING_IDS, {"ids": booking_ids}).scalars())
 
 
 def _call_platform(
@@ -158,56 +252,82 @@ def _call_platform(
     return SyncResult("updated", linked.event_id), "active", linked
 
 
-def _window_may_have_passed(session: Session, booking_id: int, now: datetime) -> bool:
-    """True when a create was attempted before (its outcome never recorded) long enough ago
-    that the platform's 24-hour idempotency window may have closed: the key alone would no
-    longer prevent a second event, so look the event up by our reference first."""
-    first = session.scalar(
-        select(func.min(AttemptRow.at)).where(
-            AttemptRow.booking_id == booking_id, AttemptRow.method == "POST"
-        )
+def _commit(conn: Connection, item: _Work, now: datetime) -> None:
+    assert item.done is not None
+    outcome, state, linked = item.done
+    if outcome.event_id is not None:
+        values: dict[str, Any] = {
+            "booking_id": item.booking_id,
+            "platform": item.platform,
+            "event_id": outcome.event_id,
+            "event_state": state,
+            "details": dict(linked.details) if linked else None,
+            "starts_at": item.message.start,
+            "ends_at": item.message.end,
+            "created_at": now,
+            "updated_at": now,
+        }
+        # a cancelled event keeps its last times (the portal sweep ignores it anyway)
+        statement = _statements(conn.dialect.name)
+        conn.execute(statement.cancel_link if state == "cancelled" else statement.link, values)
+    conn.execute(
+        _MARK_SYNCED, {"b_id": item.booking_id, "b_version": item.version, "b_updated_at": now}
     )
-    return first is not None and now - first > IDEMPOTENCY_WINDOW_MARGIN
 
 
-def _commit(
-    rt: Runtime,
-    booking_id: int,
-    version: int,
-    message: BookingMessage,
-    outcome: SyncResult,
-    state: str,
-    linked: LinkedEvent | None,
-    platform: str,
-    now: datetime,
-    attempts: list[Attempt],
-) -> None:
-    with rt.store.transaction() as session:
-        attempts_store.add(session, booking_id, attempts)
-        if outcome.event_id is not None:
-            values = {
-                "booking_id": booking_id,
-                "platform": platform,
-                "event_id": outcome.event_id,
-                "event_state": state,
-                "details": dict(linked.details) if linked else None,
-                "starts_at": message.start,
-                "ends_at": message.end,
-                "created_at": now,
-                "updated_at": now,
-            }
-            if state == "cancelled":
-                values.pop("starts_at"), values.pop("ends_at")
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = insert(EventLink).values(**values)
-            changes = {  # event_id too: a guest-list platform may move the booking
-                k: v for k, v in values.items() if k not in ("booking_id", "created_at", "platform")
-            }
-            session.execute(stmt.on_conflict_do_update(index_elements=["booking_id"], set_=changes))
-        session.execute(
-            update(Booking)
-            .where(Booking.id == booking_id, Booking.applied_version < version)
-            .values(applied_version=version, state="synced", updated_at=now)
+BOOKINGS = table(Booking)
+LINKS = table(EventLink)
+ATTEMPTS = table(AttemptRow)
+FAILURES = table(Failure)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_PENDING_BOOKINGS = select(
+    BOOKINGS.c.id, BOOKINGS.c.message, BOOKINGS.c.version, BOOKINGS.c.received_at
+).where(BOOKINGS.c.id.in_(_IDS), BOOKINGS.c.applied_version < BOOKINGS.c.version)
+_PENDING_IDS = select(BOOKINGS.c.id).where(
+    BOOKINGS.c.id.in_(_IDS),
+    BOOKINGS.c.applied_version < BOOKINGS.c.version,
+    BOOKINGS.c.state != "failed",
+)
+_LINKS = select(LINKS.c.booking_id, LINKS.c.event_id, LINKS.c.event_state, LINKS.c.details).where(
+    LINKS.c.booking_id.in_(_IDS)
+)
+_FIRST_CREATES = (
+    select(ATTEMPTS.c.booking_id, func.min(ATTEMPTS.c.at))
+    .where(ATTEMPTS.c.booking_id.in_(_IDS), ATTEMPTS.c.method == "POST")
+    .group_by(ATTEMPTS.c.booking_id)
+)
+_OPEN_FAILURES = (
+    select(FAILURES.c.booking_id)
+    .where(FAILURES.c.booking_id.in_(_IDS), FAILURES.c.resolved_at.is_(None))
+    .distinct()
+)
+_MARK_SYNCED = (
+    update(BOOKINGS)
+    .where(BOOKINGS.c.id == bindparam("b_id"), BOOKINGS.c.applied_version < bindparam("b_version"))
+    .values(
+        applied_version=bindparam("b_version"), state="synced", updated_at=bindparam("b_updated_at")
+    )
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    link: Executable
+    cancel_link: Executable
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def upsert(columns: tuple[str, ...]) -> Executable:
+        stmt = insert(LINKS)
+        # event_id too: a guest-list platform may move the booking to another event
+        return stmt.on_conflict_do_update(
+            index_elements=["booking_id"], set_={c: stmt.excluded[c] for c in columns}
         )
-        failures.resolve(session, booking_id=booking_id, now=now)
+
+    changing = ("event_id", "event_state", "details", "updated_at")
+    return _Statements(
+        link=upsert((*changing, "starts_at", "ends_at")), cancel_link=upsert(changing)
+    )

@@ -11,6 +11,7 @@ failure record and stops retrying until it is replayed. After recording, the tas
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
-from worker import intake, observe, outcomes, poison, relay, runtime, sync
+from worker import intake, outcomes, poison, publish, relay, runtime, sync
 from worker.celery_app import app
 from worker.failures import PermanentFailure, open_failure
 from worker.portal import deliver as portal_deliver
@@ -69,9 +70,44 @@ def sync_booking(self: Task, booking_id: int) -> str:
         raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
     finally:
         poison.finished(rt, "booking", booking_id)
-    if outcome == "created":
-        observe.event_created(rt, booking_id)
     return outcome
+
+
+@app.task(name="bookwire.sync_bookings", bind=True)
+def sync_bookings(self: Task, booking_ids: list[int]) -> str:
+    """Sync bookings published together (one ingress group commit, one relay sweep).
+
+    The batch is the fast path only: a booking that does not sync cleanly goes on as its own
+    ``sync_booking`` task, which retries, fails (FAILURE in Flower) and is replayed alone. A
+    batch whose earlier run died with its worker is split the same way, so a poison booking
+    is found and dead-lettered alone instead of taking its batch with it."""
+    rt = runtime.current()
+    now = datetime.now(UTC)
+    batch = self.request.id or "-"
+    try:
+        if poison.started(rt, "batch", batch) > 1:
+            sent = publish.send(rt, "bookwire.sync_booking", "booking", booking_ids)
+            return f"split after a crash: {sent} bookings queued one by one"
+        try:
+            results = sync.sync_bookings(rt, booking_ids, now=now)
+        except TRANSIENT as exc:  # the store or the broker: every booking goes on alone
+            results = dict.fromkeys(booking_ids, exc)
+    finally:
+        poison.finished(rt, "batch", batch)
+    errors = {b: r for b, r in results.items() if isinstance(r, BaseException)}
+    for booking_id, error in errors.items():
+        # a transient error waits one backoff step, as a retry would; anything else goes
+        # straight to the booking's own task, which records the failure
+        delay = (
+            _policy().delay(0, getattr(error, "retry_after", None))
+            if isinstance(error, TRANSIENT)
+            else None
+        )
+        publish.send(rt, "bookwire.sync_booking", "booking", [booking_id], countdown=delay)
+    counts = Counter(r.outcome for r in results.values() if isinstance(r, sync.SyncResult))
+    if errors:
+        counts["handed on"] = len(errors)
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
 
 
 @app.task(name="bookwire.ingest_delivery", bind=True, max_retries=None, throws=(PermanentFailure,))

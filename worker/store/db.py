@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.store.models import Base
@@ -43,6 +43,15 @@ class Store:
         """A session inside one committed-or-rolled-back transaction."""
         with self._writer, self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (Core). On SQLite a plain deferred ``BEGIN``: in WAL mode a
+        reader neither takes nor waits for the write lock, so reads never queue behind writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(bookwire_read=True)
+            with conn.begin():
+                yield conn
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -82,8 +91,10 @@ def _engine(url: str, pool_size: int) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _immediate(conn: Any) -> None:
-            # Take the write lock up front: no deadlock-prone lock upgrades between writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front: no deadlock-prone lock upgrades between
+            # writers. Store.read() transactions read a snapshot without it.
+            reading = conn.get_execution_options().get("bookwire_read", False)
+            conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

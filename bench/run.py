@@ -177,8 +177,8 @@ def _observe(stack: Stack, monitor: Monitor, profiler: Profiler | None) -> None:
     fresh = {name: pid for name, pid in stack.pids().items() if name not in monitor.usage}
     for name, pid in fresh.items():
         monitor.watch(name, roles[name], pid)
-        if profiler and roles[name] in ("ingress", "worker"):
-            profiler.attach(name, pid)
+        if profiler and roles[name] in ("ingress", "worker") and name in monitor.usage:
+            profiler.attach(name, monitor.usage[name].pid)  # a supervised worker's Celery child
     if profiler and fresh:
         time.sleep(1.0)  # let py-spy attach before the work starts
 

@@ -16,6 +16,8 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from sqlalchemy.exc import OperationalError
+
 from worker import intake
 from worker.runtime import Runtime
 
@@ -79,8 +81,12 @@ class InboxWriter:
     def _write(self, group: list[tuple[intake.Arrival, Future[intake.Receipt]]]) -> None:
         try:
             receipts = intake.record(self._rt, [arrival for arrival, _ in group])
-        except Exception as exc:  # the store is down: every request in the group answers 503
-            for _, done in group:
+        except Exception as exc:
+            if len(group) > 1 and not isinstance(exc, OperationalError):
+                for item in group:  # one delivery the database refuses must not fail the rest
+                    self._write([item])
+                return
+            for _, done in group:  # the store is down: 503, the vendor retries
                 done.set_exception(exc)
             return
         for (_, done), receipt in zip(group, receipts, strict=True):

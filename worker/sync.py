@@ -126,11 +126,10 @@ def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, O
     results: dict[int, Outcome] = {}
     with rt.store.read() as conn:
         work = _read(conn, booking_ids, now, results)
-    for item in work:
-        try:
-            item.done = _apply(rt, item)
-        except Exception as exc:  # this booking's; the caller retries it or gives up
-            results[item.booking_id] = exc
+    if len(work) > 1:  # the platform calls of a batch overlap (each booking's lock is held)
+        list(rt.platform_calls.map(lambda item: _apply(rt, item, results), work))
+    elif work:
+        _apply(rt, work[0], results)
     if work:
         with rt.store.transaction() as session:
             conn = session.connection()
@@ -206,15 +205,21 @@ def _missing_or_done(conn: Connection, booking_id: int) -> SyncResult:
     return SyncResult("up-to-date" if found else "missing")
 
 
-def _apply(rt: Runtime, item: _Work) -> tuple[SyncResult, str, LinkedEvent | None]:
-    tenant = rt.tenant(item.message.tenant)
-    if tenant is None:
-        raise ConfigurationError(f"tenant {item.message.tenant!r} is no longer configured")
-    platform = rt.platform(tenant)
-    item.platform = tenant.platform.kind
-    with recording(item.attempts.append):
-        brand = tenant.brand_for(item.message.client)  # the client's overrides, if any
-        return _call_platform(platform, item.message, item.link, brand, look_first=item.look_first)
+def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome]) -> None:
+    """One booking's platform step; its error is its own (the caller retries or gives up)."""
+    try:
+        tenant = rt.tenant(item.message.tenant)
+        if tenant is None:
+            raise ConfigurationError(f"tenant {item.message.tenant!r} is no longer configured")
+        platform = rt.platform(tenant)
+        item.platform = tenant.platform.kind
+        with recording(item.attempts.append):
+            brand = tenant.brand_for(item.message.client)  # the client's overrides, if any
+            item.done = _call_platform(
+                platform, item.message, item.link, brand, look_first=item.look_first
+            )
+    except Exception as exc:
+        results[item.booking_id] = exc
 
 
 def _still_pending(rt: Runtime, booking_ids: list[int]) -> list[int]:

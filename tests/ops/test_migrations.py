@@ -5,32 +5,11 @@ If this fails after a model change, the change needs a revision: see ``worker/st
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from sqlalchemy import inspect, text
 
-import pytest
-from sqlalchemy import create_engine, inspect, text
-
-from worker.store.db import Store, _normalise
+from worker.store.db import Store
 from worker.store.migrate import differences, migrate
 from worker.store.models import Base
-
-
-@pytest.fixture
-def empty_database(postgres_url: str) -> Iterator[str]:
-    """A fresh database of its own on the session's PostgreSQL."""
-    name = f"bw_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_normalise(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, query = postgres_url.partition("?")
-    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrade_to_head_matches_the_models_exactly(empty_database: str) -> None:

@@ -11,7 +11,6 @@ import json
 import socket
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -160,20 +159,6 @@ def test_a_request_given_up_on_does_not_stop_the_writer(
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database of its own."""
-    name = f"bw_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_normalise(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, query = postgres_url.partition("?")
-    yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @contextmanager
 def pg_runtime(settings: Settings, runtime: Runtime, url: str) -> Iterator[Runtime]:
     rt = Runtime(settings.model_copy(update={"database_url": url}), tenants=runtime.tenants)
@@ -185,16 +170,16 @@ def pg_runtime(settings: Settings, runtime: Runtime, url: str) -> Iterator[Runti
 
 
 def test_a_delivery_postgres_refuses_is_quarantined_and_does_not_fail_its_group(
-    settings: Settings, runtime: Runtime, pg_url: str
+    settings: Settings, runtime: Runtime, empty_database: str
 ) -> None:
-    with pg_runtime(settings, runtime, pg_url) as rt:
+    with pg_runtime(settings, runtime, empty_database) as rt:
         # PostgreSQL text cannot hold NUL; SQLite would store it, so this refusal is real only here
         refused = arrival(rt, booking("pg-bad\x00id"))
         assert refused.error is None and refused.messages  # the parser let it through
         good = [arrival(rt, booking(f"pg-{i}")) for i in range(4)]
         group = [*good[:2], refused, *good[2:]]
         writer = InboxWriter(rt)
-        admin = create_engine(_normalise(pg_url), isolation_level="AUTOCOMMIT")
+        admin = create_engine(_normalise(empty_database), isolation_level="AUTOCOMMIT")
         locker = admin.connect()
 
         def writer_waits_on_lock() -> bool:
@@ -317,9 +302,9 @@ def through_proxy(url: str) -> tuple[TcpProxy, str]:
 
 
 def test_store_down_answers_503_to_all_and_the_writer_recovers(
-    settings: Settings, runtime: Runtime, pg_url: str
+    settings: Settings, runtime: Runtime, empty_database: str
 ) -> None:
-    proxy, url = through_proxy(pg_url)
+    proxy, url = through_proxy(empty_database)
     try:
         with pg_runtime(settings, runtime, url) as rt, ServerThread(create_app(rt)) as ingress:
             assert post(ingress.url, *signed(booking("down-0"))).status_code == 202

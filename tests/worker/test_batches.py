@@ -25,7 +25,7 @@ from tests.support import (
     wait_for,
     worker_argv,
 )
-from worker import failures, publish, sync
+from worker import failures, poison, publish, sync
 from worker.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.models import Booking, EventLink
@@ -189,3 +189,27 @@ def test_worker_hands_a_refused_booking_of_a_batch_to_its_own_task(
         and f"booking={bad} " in line
         for line in lines
     )
+
+
+@pytest.mark.slow
+def test_a_batch_that_died_with_its_worker_is_split_into_single_syncs(
+    runtime: Runtime, settings: Settings, sandbox: ServerThread, tmp_path: Path
+) -> None:
+    ids = submit_many(runtime, "died", 3)
+    redis.Redis.from_url(settings.resolved_redis_url).delete("bookwire")
+    # the batch's first run started and never finished (its worker was killed): redelivered,
+    # it must not run as a batch again, or one poison booking would take the others with it
+    poison.started(runtime, "batch", "batch-that-died")
+    runtime.celery.send_task("bookwire.sync_bookings", args=[ids], task_id="batch-that-died")
+    worker = Process(
+        worker_argv(2), bookwire_env(settings_env(settings)), tmp_path / "worker.log"
+    ).start()
+    try:
+        wait_for(lambda: states(runtime, ids) == dict.fromkeys(ids, "synced"), timeout=30)
+    finally:
+        worker.stop()
+    assert len(gomry_events(sandbox.url)) == 3
+    lines = worker.output().splitlines()
+    assert any("split after a crash: 3 bookings queued one by one" in line for line in lines)
+    singles = [line for line in lines if "task=bookwire.sync_booking " in line]
+    assert {b for b in ids if any(f"booking={b} " in line for line in singles)} == set(ids)

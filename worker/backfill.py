@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from integrations import registry
 from integrations.booking import BookingMessage
 from worker import intake
 from worker.runtime import Runtime
+from worker.store.db import upsert_insert
 from worker.store.models import Delivery
 
 BATCH = 50
@@ -139,7 +139,7 @@ def _take(
 def _record(session: Session, message: BookingMessage, key: str, now: datetime) -> int | None:
     """Insert the delivery; None when the key is already recorded (race-safe)."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     stmt = (
         insert(Delivery)
         .values(

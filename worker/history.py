@@ -12,9 +12,9 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Connection, Executable, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from integrations.booking import BookingMessage
+from worker.store.db import upsert_insert
 from worker.store.models import Booking, BookingDelivery, table
 
 _BOOKINGS = table(Booking)
@@ -57,7 +57,7 @@ def remember(
 
 @cache
 def _link(dialect: str) -> Executable:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     return insert(table(BookingDelivery)).on_conflict_do_nothing(
         index_elements=["booking_id", "delivery_id"]
     )

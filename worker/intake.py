@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Connection, Executable, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from integrations import registry
@@ -26,6 +25,7 @@ from integrations.errors import PayloadError
 from worker import failures, history
 from worker.publish import send, send_bookings
 from worker.runtime import Runtime
+from worker.store.db import upsert_insert
 from worker.store.models import Booking, BookingAlias, Delivery, table
 
 log = logging.getLogger(__name__)
@@ -403,7 +403,7 @@ class _Statements:
 
 @cache
 def _statements(dialect: str) -> _Statements:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     delivery = (
         insert(DELIVERIES)
         .on_conflict_do_nothing(index_elements=["tenant", "source", "delivery_key"])

@@ -20,7 +20,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Executable, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
@@ -30,6 +29,7 @@ from integrations.platform import LinkedEvent, Platform, event_spec
 from worker import attempts as attempts_store
 from worker import failures, observe
 from worker.runtime import Runtime
+from worker.store.db import upsert_insert
 from worker.store.models import Attempt as AttemptRow
 from worker.store.models import Booking, EventLink, Failure, table
 
@@ -69,13 +69,12 @@ def sync_bookings(rt: Runtime, booking_ids: Sequence[int], *, now: datetime) -> 
     todo = list(dict.fromkeys(booking_ids))
     for _ in range(MAX_ROUNDS):
         with rt.booking_locks(todo) as held:
-            held_ids: set[int] = held
             for booking_id in todo:
                 if booking_id not in held and _settled(results[booking_id]):
                     results[booking_id] = SyncResult("busy")
             if held:
                 results.update(_round(rt, [b for b in todo if b in held], now=now))
-        ok = [b for b in held_ids if not isinstance(results[b], BaseException)]
+        ok = [b for b in held if not isinstance(results[b], BaseException)]
         todo = _still_pending(rt, ok) if ok else []  # a newer version landed as we worked
         if not todo:
             break
@@ -162,9 +161,11 @@ def _read(
 ) -> list[_Work]:
     """The round's pending bookings, their events, and what else they need to know."""
     rows = {r.id: r for r in conn.execute(_PENDING_BOOKINGS, {"ids": booking_ids})}
-    for booking_id in booking_ids:
-        if booking_id not in rows:
-            results[booking_id] = _missing_or_done(conn, booking_id)
+    settled = [b for b in booking_ids if b not in rows]
+    if settled:  # nothing to do for these: up to date, or not there at all
+        found = set(conn.execute(_EXISTING, {"ids": settled}).scalars())
+        for booking_id in settled:
+            results[booking_id] = SyncResult("up-to-date" if booking_id in found else "missing")
     if not rows:
         return []
     ids = list(rows)
@@ -198,11 +199,6 @@ def _read(
             )
         )
     return work
-
-
-def _missing_or_done(conn: Connection, booking_id: int) -> SyncResult:
-    found = conn.execute(select(BOOKINGS.c.id).where(BOOKINGS.c.id == booking_id)).first()
-    return SyncResult("up-to-date" if found else "missing")
 
 
 def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome]) -> None:
@@ -288,6 +284,7 @@ _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _PENDING_BOOKINGS = select(
     BOOKINGS.c.id, BOOKINGS.c.message, BOOKINGS.c.version, BOOKINGS.c.received_at
 ).where(BOOKINGS.c.id.in_(_IDS), BOOKINGS.c.applied_version < BOOKINGS.c.version)
+_EXISTING = select(BOOKINGS.c.id).where(BOOKINGS.c.id.in_(_IDS))
 _PENDING_IDS = select(BOOKINGS.c.id).where(
     BOOKINGS.c.id.in_(_IDS),
     BOOKINGS.c.applied_version < BOOKINGS.c.version,
@@ -323,7 +320,7 @@ class _Statements:
 
 @cache
 def _statements(dialect: str) -> _Statements:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
 
     def upsert(columns: tuple[str, ...]) -> Executable:
         stmt = insert(LINKS)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from config.settings import Settings
@@ -41,6 +40,7 @@ from integrations.booking import booking_key
 from integrations.portal import delivery_key
 from worker.publish import send
 from worker.runtime import Runtime
+from worker.store.db import upsert_insert
 from worker.store.models import Booking, EventLink, PortalDelivery
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def _queue(
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     result = session.execute(
         insert(PortalDelivery)
         .values(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.store.models import Base
@@ -59,6 +60,11 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` construct, the one with ``ON CONFLICT`` (SQLite, PostgreSQL)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _normalise(url: str) -> str:

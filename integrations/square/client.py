@@ -4,7 +4,9 @@ Bearer token (``credentials.access_token``) and the ``Square-Version`` header on
 
 - Status: ``ACCEPTED`` is a confirmed booking; ``PENDING`` is ignored until accepted;
   ``CANCELLED_BY_CUSTOMER``/``CANCELLED_BY_SELLER``/``DECLINED``/``NO_SHOW`` cancel.
-- End: ``start_at`` plus the sum of the appointment segments' ``duration_minutes``.
+- End: ``start_at`` plus the segments' ``duration_minutes`` and the ``intermission_minutes``
+  between them (Square: "time between the end of this segment and the beginning of the
+  subsequent segment", so a last segment's intermission falls after the appointment).
 - Title: the booked service names (item, plus the variation when it is not "Regular").
 - Zone: the location's ``timezone``; place: the location's name and address, or the booking's
   own address for ``CUSTOMER_LOCATION`` appointments.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -35,6 +37,7 @@ from integrations.square.schemas import (
     CatalogResponse,
     Customer,
     Location,
+    Segment,
     SquareOptions,
 )
 
@@ -80,7 +83,7 @@ def booking_message(
     options: SquareOptions = context.options
     if not booking.appointment_segments:
         raise PayloadError("a booking needs appointment segments", field="appointment_segments")
-    minutes = sum(s.duration_minutes for s in booking.appointment_segments)
+    minutes = appointment_minutes(booking.appointment_segments)
     names = [
         _service(context, s.service_variation_id, lookups)
         for s in booking.appointment_segments
@@ -143,6 +146,13 @@ def backfill(context: ParseContext, *, since: date | datetime) -> Iterator[Booki
             if not cursor:
                 break
         start = window_end
+
+
+def appointment_minutes(segments: Sequence[Segment]) -> int:
+    """The appointment's length: every segment, and every intermission that separates two."""
+    return sum(s.duration_minutes for s in segments) + sum(
+        s.intermission_minutes for s in segments[:-1]
+    )
 
 
 def _ordered(booking: Booking) -> datetime:

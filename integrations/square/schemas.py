@@ -24,6 +24,8 @@ class Segment(_Vendor):
     duration_minutes: int = Field(ge=0)
     service_variation_id: str | None = None
     team_member_id: str | None = None
+    # read only: the time between the end of this segment and the start of the next one
+    intermission_minutes: int = Field(0, ge=0)
 
 
 class Address(_Vendor):

@@ -136,3 +136,20 @@ def test_backfill_walks_31_day_windows_from_the_date(ctx: ParseContext) -> None:
         "sq7bk5",
         "sq7bk3",
     ]
+
+
+def test_intermissions_between_segments_lengthen_the_appointment(ctx: ParseContext) -> None:
+    """Square's ``intermission_minutes`` is the gap after a segment before the next one: a
+    60-minute service, a 15-minute pause, then 240 minutes end 5 h 15 after the start. The
+    last segment's intermission (10) and the seller's ``transition_time_minutes`` (30) fall
+    after the appointment and are not part of the event."""
+    body = fixture("square", "booking_accepted_intermission.json")
+    seed(ctx_sandbox(ctx), "square", {"bookings": [json.loads(body)["data"]["object"]["booking"]]})
+    [booking] = parse(ctx, body)
+    assert booking.start == datetime(2026, 7, 15, 22, 0, tzinfo=UTC)
+    assert booking.end == datetime(2026, 7, 16, 3, 15, tzinfo=UTC)
+    assert booking.title == "Glam Booth + Photo Booth Rental (4 hours)"
+
+
+def ctx_sandbox(ctx: ParseContext) -> str:
+    return ctx.options.base_url.removesuffix("/square")

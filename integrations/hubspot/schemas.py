@@ -29,7 +29,23 @@ class HubSpotEvent(_Vendor):
     propertyValue: str | None = None
     objectTypeId: str | None = None
     portalId: int | None = None
+    subscriptionId: int | None = None
     attemptNumber: int | None = None
+
+    def identity(self) -> tuple[object, ...]:
+        """What tells this event from every other: HubSpot documents ``eventId`` as not
+        guaranteed unique, and a retry repeats every field but ``attemptNumber``."""
+        return (
+            self.portalId,
+            self.subscriptionId,
+            self.subscriptionType,
+            self.eventId,
+            self.objectTypeId,
+            self.objectId,
+            self.occurredAt,
+            self.propertyName,
+            self.propertyValue,
+        )
 
 
 class AssociationRef(_Vendor):

@@ -77,14 +77,19 @@ def _digest(secret: str, method: str, url: str, body: bytes, stamp: str) -> byte
 
 
 def delivery_id(request: WebhookRequest) -> str | None:
-    """The batch's event ids: HubSpot's retries resend the same events (with a new
-    ``attemptNumber``, so a hash of the body would not repeat)."""
+    """The batch's events, each by everything that identifies it but ``attemptNumber``.
+
+    HubSpot's retries resend the same events with a new ``attemptNumber`` (so a hash of the
+    body would not repeat), and ``eventId`` alone is not guaranteed unique: two batches that
+    share event ids but differ in object, subscription, time or value are different."""
     try:
         events = _events(request.body)
     except PayloadError:
         return None
-    ids = ",".join(sorted({str(e.eventId) for e in events}))
-    return "events:" + hashlib.sha256(ids.encode()).hexdigest()[:48] if ids else None
+    identities = sorted({repr(e.identity()) for e in events})
+    if not identities:
+        return None
+    return "events:" + hashlib.sha256("\n".join(identities).encode()).hexdigest()[:48]
 
 
 def check(request: WebhookRequest, *, context: ParseContext) -> bool:

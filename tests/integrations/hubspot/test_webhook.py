@@ -189,6 +189,20 @@ def test_retries_of_a_batch_share_one_delivery_key() -> None:
     assert webhook.delivery_id(request(fixture("hubspot", "malformed.json"), {})) is None
 
 
+def test_a_reused_event_id_about_another_deal_is_a_new_delivery() -> None:
+    """HubSpot does not guarantee ``eventId`` unique: ``event_id_reused.json`` repeats the id
+    of ``stage_booked.json`` for another deal's stage change, which must not be dropped as a
+    duplicate; a retry of either (new ``attemptNumber``) still is one."""
+    booked = fixture("hubspot", "stage_booked.json")
+    reused = fixture("hubspot", "event_id_reused.json")
+    assert json.loads(booked)[0]["eventId"] == json.loads(reused)[0]["eventId"]
+    first = webhook.delivery_id(request(booked, {}))
+    second = webhook.delivery_id(request(reused, {}))
+    assert first and second and first != second
+    retry = [{**e, "attemptNumber": 1} for e in json.loads(reused)]
+    assert webhook.delivery_id(request(json.dumps(retry).encode(), {})) == second
+
+
 @pytest.mark.parametrize(
     ("name", "relevant"),
     [

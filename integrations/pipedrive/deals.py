@@ -1,10 +1,10 @@
 """A Pipedrive deal, in whichever shape it came (webhook v1 ``current``, webhook v2 ``data``,
 API v2 item), as a booking message.
 
-The customer is the deal's person: its name when the payload carries it (webhooks v1), else
-looked up by id when the tenant gave an API token (webhooks v2 and the API carry only
-``person_id``), else the organization's name or the deal title, so a booking is never lost
-for want of a name.
+The customer is the deal's person, looked up by id when the tenant gave an API token (webhooks
+v2 and the API carry only ``person_id``; webhooks v1 carry ``person_name`` but no email), else
+the name the payload carries, else the organization's name or the deal title, so a booking is
+never lost for want of a name.
 """
 
 from __future__ import annotations
@@ -141,12 +141,17 @@ def options_of(context: ParseContext) -> Options:
 
 
 def _customer(deal: Deal, lookup: Lookup | None) -> Person:
-    if deal.person_name:
+    """The deal's person: inline when the payload has the email, else looked up by id (a v1
+    webhook names the person but carries no email), else the inline name, else the
+    organization or the deal title."""
+    if deal.person_name and deal.person_email:
         return person(deal.person_name, deal.person_email, field="deal.person_name")
     if lookup is not None and deal.person_id is not None:
         found = lookup(deal.person_id)
         if found is not None:
             return found
+    if deal.person_name:
+        return person(deal.person_name, deal.person_email, field="deal.person_name")
     return Person(name=(deal.org_name or deal.title or f"Deal {deal.id}")[:300])
 
 

@@ -14,6 +14,7 @@ twice (fall-back) is the first occurrence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -85,16 +86,33 @@ def schedule(deal: Mapping[str, Any], options: Options) -> tuple[datetime, datet
 
 
 def venue(deal: Mapping[str, Any], options: Options) -> tuple[str | None, str | None]:
-    """(physical place, meeting link) from the venue field; an address prefers its
-    formatted form."""
-    if not options.venue_field:
-        return None, None
-    found = custom_field(deal, options.venue_field)
-    if found is None:
-        return None, None
+    """(physical place, meeting link) from the venue field and the meeting-link field.
+
+    An address field's formatted form is used unless what the user typed says more: Google's
+    ``formatted_address`` of "Hôtel X, 10 Rue Y, Paris" is only the street, and the name of
+    the place would be lost. A link in the meeting-link field wins over one in the venue."""
+    place_text: str | None = None
+    link: str | None = None
+    found = custom_field(deal, options.venue_field) if options.venue_field else None
+    if found is not None:
+        place_text = place(_address(found))
+        link = meeting_url(found.value)
+    meeting = custom_field(deal, options.meeting_url_field) if options.meeting_url_field else None
+    if meeting is not None:
+        link = meeting_url(meeting.value) or link
+    return place_text, link
+
+
+def _address(found: FieldValue) -> Any:
+    """The typed address, or its formatted form when that has every word the user typed."""
     formatted = found.parts.get("formatted_address")
-    text = formatted if isinstance(formatted, str) and formatted.strip() else found.value
-    return place(text), meeting_url(found.value)
+    if not (isinstance(formatted, str) and formatted.strip()) or not isinstance(found.value, str):
+        return found.value
+    return formatted if _words(found.value) <= _words(formatted) else found.value
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
 
 
 def local_to_utc(local: datetime, zone: str) -> datetime:

@@ -22,7 +22,9 @@ class Options(BaseModel):
     A deal's event is ``event_date_field`` + ``start_time_field`` in the zone named by
     ``timezone_field`` (else ``timezone``); it ends at ``end_time_field`` (a time; earlier
     than the start means the next day), or after ``duration_field`` (in ``duration_unit``),
-    or after ``default_duration_minutes``. A time-range start field or a date-range date
+    or after ``default_duration_minutes``. ``venue_field`` holds the place (an address field,
+    or text; a link there is the meeting link) and ``meeting_url_field`` the meeting link of
+    an event that has both. A time-range start field or a date-range date
     field carries its own end. ``api_base_url`` (``https://<company>.pipedrive.com``) and the
     ``api_token`` credential enable person look-ups and the backfill."""
 
@@ -37,6 +39,9 @@ class Options(BaseModel):
     timezone_field: FieldKey | None = None
     timezone: str | None = None
     venue_field: FieldKey | None = None
+    meeting_url_field: FieldKey | None = Field(
+        None, description="a field holding the meeting link, beside an address in venue_field"
+    )
     api_base_url: str | None = Field(None, pattern=r"^https?://\S+$")
 
     @field_validator("timezone")

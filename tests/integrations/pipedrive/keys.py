@@ -26,3 +26,6 @@ OPTIONS: dict[str, Any] = {
 
 def options(**changes: Any) -> Options:
     return Options.model_validate({**OPTIONS, **changes})
+
+
+MEETING = "8c4e2a6f0b1d3c5e7a9f2b4d6e8a0c1e3f5b7d9a"  # a text field holding the meeting link

@@ -13,7 +13,7 @@ from integrations.booking import BookingStatus
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import ConfigurationError, TransientError
 from integrations.pipedrive import client, webhook
-from tests.integrations.pipedrive.keys import DATE, END, START, VENUE, ZONE, options
+from tests.integrations.pipedrive.keys import DATE, END, MEETING, START, VENUE, ZONE, options
 from tests.support import FIXTURES, ServerThread
 
 TOKEN = "pipedrive-api-token-test"
@@ -151,3 +151,37 @@ def test_rate_limits_during_a_look_up_are_transient(
     )
     with pytest.raises(TransientError, match="429"):
         webhook.parse(delivery, context=context(sandbox, http))
+
+
+def test_a_v1_webhook_person_is_looked_up_for_the_email(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    """Webhooks v1 name the person (``person_name``) but carry no email: with a token the
+    worker reads the person for it; the place keeps the hotel's name, and the deal's
+    meeting-link field becomes the meeting link beside the physical venue."""
+    sita = {
+        "id": 31,
+        "name": "Sita Sharma",
+        "emails": [{"value": "sita@example.np", "primary": True}],
+    }
+    seed(sandbox, persons=[sita])
+    body = (FIXTURES / "pipedrive" / "v1_deal_won_venue_and_link.json").read_bytes()
+    ctx = context(sandbox, http)
+    ctx = ParseContext(
+        tenant=ctx.tenant,
+        source=ctx.source,
+        options=options(api_base_url=f"{sandbox.url}/pipedrive", meeting_url_field=MEETING),
+        credentials=ctx.credentials,
+        http=http,
+    )
+    [message] = webhook.parse(WebhookRequest("POST", "x", {}, body), context=ctx)
+    assert message.customer is not None
+    assert (message.customer.name, message.customer.email) == ("Sita Sharma", "sita@example.np")
+    assert message.location == "Hôtel Plaza Athénée, 25 Avenue Montaigne, Paris"
+    assert message.meeting_url == "https://meet.example.com/plaza-gala-stream"
+    # without a token the name in the payload still makes the booking
+    [bare] = webhook.parse(
+        WebhookRequest("POST", "x", {}, body), context=context(sandbox, http, token=None)
+    )
+    assert bare.customer is not None and bare.customer.name == "Sita Sharma"
+    assert bare.customer.email is None

@@ -14,7 +14,16 @@ from pydantic import ValidationError
 from integrations.errors import PayloadError
 from integrations.pipedrive.fields import custom_field, local_to_utc, schedule, venue
 from integrations.pipedrive.schemas import Options
-from tests.integrations.pipedrive.keys import DATE, DURATION, END, START, VENUE, ZONE, options
+from tests.integrations.pipedrive.keys import (
+    DATE,
+    DURATION,
+    END,
+    MEETING,
+    START,
+    VENUE,
+    ZONE,
+    options,
+)
 
 
 def v2(**fields: Any) -> dict[str, Any]:
@@ -214,3 +223,43 @@ def test_every_wall_clock_time_maps_to_an_instant_within_an_hour_of_it(
     assert instant.tzinfo is UTC
     back = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     assert timedelta(0) <= back - local <= timedelta(hours=1)  # equal, or pushed past a gap
+
+
+def test_a_place_name_the_formatted_address_drops_is_kept() -> None:
+    """Google's formatted form of "Hôtel X, 10 Rue Y, Paris" is only the street: what the
+    user typed says more, so it is the place; a formatted form with every typed word wins."""
+    typed = "Hôtel Plaza Athénée, 25 Avenue Montaigne, Paris"
+    formatted = "25 Av. Montaigne, 75008 Paris, France"
+    webhook_v1 = {"id": 3, VENUE: typed, f"{VENUE}_formatted_address": formatted}
+    api_v2 = v2(**{VENUE: {"value": typed, "formatted_address": formatted}})
+    for deal in (webhook_v1, api_v2):
+        assert venue(deal, options()) == (typed, None)
+    short = v2(**{VENUE: {"value": "grand palais", "formatted_address": "Grand Palais, Paris"}})
+    assert venue(short, options()) == ("Grand Palais, Paris", None)
+
+
+def test_an_address_and_a_meeting_link_map_together() -> None:
+    deal = v2(
+        **{
+            VENUE: {"value": "Grand Palais", "formatted_address": "Grand Palais, Paris, France"},
+            MEETING: at("https://meet.example.com/stream"),
+        }
+    )
+    both = options(meeting_url_field=MEETING)
+    assert venue(deal, both) == ("Grand Palais, Paris, France", "https://meet.example.com/stream")
+    assert venue(deal, options()) == ("Grand Palais, Paris, France", None)  # not mapped
+    # a link in the venue field still counts when the meeting field is empty or not a link
+    linked = v2(**{VENUE: at("https://meet.example.com/a"), MEETING: at("call us")})
+    assert venue(linked, both) == (None, "https://meet.example.com/a")
+    only_link = v2(**{MEETING: at("https://meet.example.com/b")})
+    assert venue(only_link, options(venue_field=None, meeting_url_field=MEETING)) == (
+        None,
+        "https://meet.example.com/b",
+    )
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_the_place_is_always_one_of_the_two_texts_never_a_mix(typed: str, formatted: str) -> None:
+    deal = {"id": 4, VENUE: typed, f"{VENUE}_formatted_address": formatted}
+    where, _ = venue(deal, options())
+    assert where is None or where in (typed.strip()[:1000], formatted.strip()[:1000])

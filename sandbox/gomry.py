@@ -5,7 +5,10 @@
   ``Idempotent-Replay: true``; a concurrent request with the same key gets
   409 ``idempotent_request_in_progress``; keys are scoped per API key.
 - Request ``start.utc``/``end.utc`` are wall-clock times in ``timezone``; responses carry true
-  UTC with milliseconds. An ``https://`` location makes the event virtual.
+  UTC with milliseconds. A wall-clock time that happens twice (clocks go back) or never (clocks
+  go forward) is refused with a 400 validation error (undocumented: we do not guess). End must
+  be strictly after start, on create as on PATCH. An ``https://`` location makes the event
+  virtual.
 - Unknown fields: 400. PATCH needs at least one field, replaces ``venue`` whole, and requires
   end strictly after start with matching zones. There is no DELETE.
 - Lists paginate with ``page``/``page_size`` (1–200).
@@ -319,6 +322,13 @@ def _instant(value: Any, field: str) -> tuple[datetime, str]:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationFailed(f"{field}.timezone", "Invalid time zone") from None
     local = datetime.fromisoformat(wall).replace(tzinfo=zone)
+    readings = {local.replace(fold=fold).astimezone(UTC) for fold in (0, 1)}
+    if len(readings) > 1:  # the real API documents nothing here; we refuse rather than guess
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == local.replace(
+            tzinfo=None
+        ):
+            raise ValidationFailed(f"{field}.utc", "Local time is ambiguous in this time zone")
+        raise ValidationFailed(f"{field}.utc", "Local time does not exist in this time zone")
     return local.astimezone(UTC), str(tz)
 
 

@@ -3,7 +3,10 @@
 Semantics that matter (seed 001, gomry.md):
 
 - ``start.utc``/``end.utc`` on requests are *wall-clock* times in ``timezone`` (18:00
-  America/New_York comes back as 22:00Z); we send naive local ``YYYY-MM-DDTHH:MM``.
+  America/New_York comes back as 22:00Z); we send naive local ``YYYY-MM-DDTHH:MM``. A wall-clock
+  time that happens twice (clocks go back) or names another instant cannot carry the booking's
+  instant, so then both times go in zone ``UTC`` and the description names the booking's zone
+  (``event_zone``).
 - An ``https://`` location makes the event virtual; anything else is a physical address.
 - ``Idempotency-Key`` (derived from the booking id) makes create retries replay for 24 h. Past
   that window ``find_event`` finds the event by the booking reference we put in its description.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -130,10 +133,11 @@ class GomryPlatform:
 
     def _event_fields(self, spec: EventSpec) -> dict[str, Any]:
         location, _virtual = self._location(spec)
+        zone = event_zone(spec.start, spec.end, spec.timezone)
         return {
             "name": spec.name,
-            "start": wall_clock(spec.start, spec.timezone),
-            "end": wall_clock(spec.end, spec.timezone),
+            "start": wall_clock(spec.start, zone),
+            "end": wall_clock(spec.end, zone),
             "location": location,
             "description": self._description(spec),
         }
@@ -151,6 +155,9 @@ class GomryPlatform:
         parts = [spec.description] if spec.description else []
         if spec.location and spec.meeting_url:
             parts.append(f"Join online: {spec.meeting_url}")
+        zone = event_zone(spec.start, spec.end, spec.timezone)
+        if zone != spec.timezone:
+            parts.append(f"Times shown in {zone}; local zone {spec.timezone}")
         parts.append(reference_line(spec.reference))
         return "\n\n".join(parts)
 
@@ -264,16 +271,37 @@ def wall_clock(instant: datetime, timezone: str) -> dict[str, str]:
     return {"utc": local.strftime("%Y-%m-%dT%H:%M"), "timezone": timezone}
 
 
+def event_zone(start: datetime, end: datetime, timezone: str) -> str:
+    """The zone the event's times are sent in: the booking's own, or ``UTC`` when a wall-clock
+    time there would not name the booking's minute.
+
+    Gomry reads ``start.utc``/``end.utc`` as local time in ``timezone`` and documents nothing
+    for a local time that happens twice (clocks go back) or never. A London event from 00:30Z
+    to 01:30Z on the night the clocks go back reads 01:30 → 01:30; so when either time is not
+    the one reading of its wall clock, both go in UTC (the two zones must match on PATCH)."""
+    zone = ZoneInfo(timezone)
+    for instant in (start, end):
+        wall = instant.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+        minute = instant.astimezone(UTC).replace(second=0, microsecond=0)
+        readings = {wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+        if readings != {minute}:
+            return "UTC"
+    return timezone
+
+
 def reference_line(reference: str) -> str:
     """The line in the event description that lets ``find_event`` recognise our event."""
     return f"Booking reference: {reference}"
 
 
 def _moved(current: GomryEvent, spec: EventSpec) -> bool:
+    """Whether the stored times differ from what ``_event_fields`` sends: other instants, or
+    another zone (the booking's, or the ``UTC`` of ``event_zone``)."""
     if current.end is None:
         return True
+    zone = event_zone(spec.start, spec.end, spec.timezone)
     for stored, wanted in ((current.start, spec.start), (current.end, spec.end)):
-        if stored.timezone != spec.timezone:
+        if stored.timezone != zone:
             return True
         instant = _instant(stored.utc)
         if instant is None or instant != wanted.replace(second=0, microsecond=0):

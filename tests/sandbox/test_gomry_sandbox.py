@@ -132,3 +132,58 @@ def test_drop_commits_then_breaks_the_connection(sandbox: ServerThread) -> None:
     assert replay.headers["idempotent-replay"] == "true"
     listed = httpx.get(f"{sandbox.url}/api/v1/events", headers={"X-API-KEY": GOMRY_KEY}).json()
     assert listed["pagination"]["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("wall", "zone", "error"),
+    [
+        ("2026-10-25T01:30", "Europe/London", "Local time is ambiguous in this time zone"),
+        ("2026-04-05T01:45", "Australia/Lord_Howe", "Local time is ambiguous in this time zone"),
+        ("2026-03-29T01:30", "Europe/London", "Local time does not exist in this time zone"),
+        ("2026-10-04T02:15", "Australia/Lord_Howe", "Local time does not exist in this time zone"),
+    ],
+    ids=["london-fall-back", "lord-howe-half-hour-back", "london-spring-gap", "lord-howe-gap"],
+)
+def test_a_local_time_that_happens_twice_or_never_is_refused_not_guessed(
+    sandbox: ServerThread, wall: str, zone: str, error: str
+) -> None:
+    for field in ("start", "end"):
+        body = {
+            **BODY,
+            "start": {"utc": "2026-01-01T00:00", "timezone": zone},
+            "end": {"utc": "2026-12-31T23:00", "timezone": zone},
+            field: {"utc": wall, "timezone": zone},
+        }
+        response = post(sandbox, body)
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "Validation failed",
+            "details": {"fieldErrors": {f"{field}.utc": [error]}},
+        }
+    created = post(sandbox, BODY).json()["data"]
+    url = f"{sandbox.url}/api/v1/events/{created['id']}"
+    patch = {"start": {"utc": wall, "timezone": zone}, "end": BODY["end"] | {"timezone": zone}}
+    refused = httpx.patch(url, json=patch, headers={"X-API-KEY": GOMRY_KEY})
+    assert refused.status_code == 400 and refused.json()["details"]["fieldErrors"] == {
+        "start.utc": [error]
+    }
+
+
+def test_end_at_or_before_start_is_refused_on_create(sandbox: ServerThread) -> None:
+    same = {**BODY, "end": BODY["start"]}
+    response = post(sandbox, same)
+    assert response.status_code == 400
+    assert response.json()["details"]["fieldErrors"] == {"end": ["End must be after start"]}
+
+
+def test_the_same_instants_in_utc_are_accepted_across_a_clock_change(
+    sandbox: ServerThread,
+) -> None:
+    body = {
+        **BODY,
+        "start": {"utc": "2026-10-25T00:30", "timezone": "UTC"},
+        "end": {"utc": "2026-10-25T01:30", "timezone": "UTC"},
+    }
+    data = post(sandbox, body).json()["data"]
+    assert data["start"] == {"utc": "2026-10-25T00:30:00.000Z", "timezone": "UTC"}
+    assert data["end"]["utc"] == "2026-10-25T01:30:00.000Z"

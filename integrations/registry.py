@@ -31,6 +31,7 @@ from integrations.gomry.client import GomryPlatform
 from integrations.guestmedia.client import GuestMediaPlatform
 from integrations.hubspot import client as hubspot_client
 from integrations.hubspot import webhook as hubspot_webhook
+from integrations.hubspot import workflow as hubspot_workflow
 from integrations.hubspot.portal import HubSpotPortal
 from integrations.pipedrive import client as pipedrive_client
 from integrations.pipedrive import webhook as pipedrive_webhook
@@ -45,6 +46,7 @@ from integrations.square import webhook as square_webhook
 SOURCES: dict[str, Connector] = {
     "generic": generic_webhook,  # type: ignore[dict-item]
     "hubspot": hubspot_webhook,  # type: ignore[dict-item]
+    "hubspot-workflow": hubspot_workflow,  # type: ignore[dict-item]
     "acuity": acuity_webhook,  # type: ignore[dict-item]
     "square": square_webhook,  # type: ignore[dict-item]
     "calendly": calendly_webhook,  # type: ignore[dict-item]

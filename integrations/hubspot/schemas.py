@@ -6,7 +6,7 @@ Webhook bodies are JSON arrays of thin events; CRM objects carry every property 
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -194,3 +194,91 @@ class HubSpotOptions(BaseModel):
             for s in v
         }
         return sorted(stages)
+
+
+ObjectType = Literal["deal", "meeting", "contact"]
+
+# What each enrolled-object type holds by default (HubSpot's internal property names); a
+# tenant option set explicitly (even to nothing) wins.
+WORKFLOW_DEFAULTS: dict[str, dict[str, Any]] = {
+    "deal": {
+        "title_property": "dealname",
+        "status_property": "dealstage",
+        "cancelled_values": ["closedlost"],
+    },
+    "meeting": {
+        "start_property": "hs_meeting_start_time",
+        "end_property": "hs_meeting_end_time",
+        "title_property": "hs_meeting_title",
+        "location_property": "hs_meeting_location",
+        "status_property": "hs_meeting_outcome",
+        "cancelled_values": ["CANCELED"],
+    },
+    "contact": {
+        "name_properties": ["firstname", "lastname"],
+        "email_property": "email",
+        "modified_property": "lastmodifieddate",
+    },
+}
+PropertyName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class HubSpotWorkflowOptions(BaseModel):
+    """``[tenants.<id>.sources.hubspot-workflow.options]``: a workflow's "Send a webhook" body.
+
+    The body is the enrolled record's properties (all of them, or a custom body whose keys the
+    workflow names), so every property below names a key of that body. ``object_type`` fills
+    in the defaults of a deal, a meeting or a contact. ``auth`` is how the action was set up:
+    ``signature`` (request signature with the app's client secret; v3, or v2 when
+    ``accept_signature_v2``) or ``api_key`` (the secret sent under ``api_key_name`` in a header
+    or the query string).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    object_type: ObjectType = "deal"
+    auth: Literal["signature", "api_key"] = "signature"
+    accept_signature_v2: bool = Field(
+        False, description="also accept the older, unstamped v2 signature (no replay window)"
+    )
+    api_key_name: str = Field("X-Bookwire-Token", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    api_key_location: Literal["header", "query"] = "header"
+    booking_id_property: PropertyName = "hs_object_id"
+    start_property: PropertyName | None = None
+    end_property: PropertyName | None = None
+    duration_property: PropertyName | None = Field(None, description="duration in minutes")
+    default_duration_minutes: int | None = Field(None, gt=0, le=7 * 24 * 60)
+    timezone_property: PropertyName | None = None
+    timezone: str | None = Field(None, description="IANA zone when the body names none")
+    title_property: PropertyName | None = None
+    name_properties: list[PropertyName] = Field(default_factory=list, max_length=3)
+    email_property: PropertyName | None = None
+    location_property: PropertyName | None = None
+    meeting_url_property: PropertyName | None = None
+    client_property: PropertyName | None = None
+    status_property: PropertyName | None = None
+    cancelled_values: list[str] = Field(default_factory=list)
+    modified_property: PropertyName = "hs_lastmodifieddate"
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("unknown IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_then_complete(self) -> Self:
+        for name, value in WORKFLOW_DEFAULTS[self.object_type].items():
+            if name not in self.model_fields_set:
+                setattr(self, name, value)
+        if not self.start_property:
+            raise ValueError(f"set start_property (a {self.object_type} has no standard start)")
+        if not (self.end_property or self.duration_property or self.default_duration_minutes):
+            raise ValueError("set end_property, duration_property or default_duration_minutes")
+        if not (self.timezone_property or self.timezone):
+            raise ValueError("set timezone_property or timezone")
+        return self

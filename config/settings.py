@@ -1,21 +1,34 @@
 """Process settings, read once from the environment (prefix ``BOOKWIRE_``).
 
 Every default is embedded: no broker URL means the embedded Valkey server under ``home``; no
-database URL means SQLite (WAL) under ``home``. Tests build ``Settings`` explicitly.
+database URL means SQLite (WAL) under ``home``. Values come from the environment, then from
+``.env`` in the working directory. Commands load them with ``load_settings()``, which turns
+every bad value into a ``ConfigError`` naming the variable and the fix (exit code 2, no
+traceback). Tests build ``Settings`` explicitly.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import ConfigError, ConfigProblem
+from config.fixes import LOG_LEVELS, did_you_mean, fix_for, invalid
+
+ENV_FILE = ".env"
+PREFIX = "BOOKWIRE_"
+Port = Field(ge=1, le=65535)
 
 
 class Settings(BaseSettings):
     """Everything a bookwire process needs to know about where things are."""
 
-    model_config = SettingsConfigDict(env_prefix="BOOKWIRE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=ENV_FILE, extra="ignore")
 
     home: Path = Field(Path("var"), description="Data directory for embedded defaults.")
     broker_url: str | None = Field(None, description="Redis URL; unset = embedded Valkey.")
@@ -24,11 +37,11 @@ class Settings(BaseSettings):
     secrets_file: Path | None = Field(None, description="KEY=VALUE file for secret refs.")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Ingress as vendors see it.")
     ingress_host: str = "127.0.0.1"
-    ingress_port: int = 8000
+    ingress_port: int = Field(8000, ge=1, le=65535)
     flower_host: str = "127.0.0.1"
-    flower_port: int = 5555
+    flower_port: int = Field(5555, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
-    sandbox_port: int = 8700
+    sandbox_port: int = Field(8700, ge=1, le=65535)
     worker_concurrency: int = Field(8, ge=1, description="Threads per worker process.")
     platform_concurrency: int = Field(
         16, ge=1, description="Platform calls in flight per worker process within batches."
@@ -44,9 +57,9 @@ class Settings(BaseSettings):
     )
     retry_backoff_max: int = Field(300, ge=1, description="Longest retry delay in seconds.")
     log_json: bool = Field(False, description="One JSON object per log line (ids, no content).")
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="debug, info, warning or error.")
     worker_metrics_port: int | None = Field(
-        None, description="Port of each worker's own /metrics server; unset = off."
+        None, ge=1, le=65535, description="Port of each worker's own /metrics server; unset = off."
     )
     worker_metrics_host: str = "127.0.0.1"
     overdue_after_minutes: float = Field(
@@ -60,6 +73,58 @@ class Settings(BaseSettings):
     portal_lookback_hours: float = Field(
         72.0, gt=0, description="Events that ended longer ago are never delivered (catch-up)."
     )
+    reconcile_interval: float = Field(
+        3600.0, gt=0, description="Seconds between reconcile sweeps (platform against bookings)."
+    )
+    reconcile_lookback_hours: float = Field(
+        24.0, gt=0, description="The sweep checks events that ended this recently or later."
+    )
+    reconcile_repair: bool = Field(
+        False, description="The sweep repairs the drift it finds (else it only reports it)."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            guess = did_you_mean(value, LOG_LEVELS)
+            hint = f"did you mean {guess}? " if guess else ""
+            raise invalid(f"unknown log level {value!r}", f"{hint}one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not _has_host(value, ("http", "https")):
+            raise invalid(
+                "not an http(s) URL",
+                "the ingress as vendors reach it, e.g. https://hooks.example.com",
+            )
+        return value.rstrip("/")
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        schemes = ("redis", "rediss", "unix", "redis+socket")
+        if value is not None and not _has_host(value, schemes):
+            raise invalid(
+                "not a Redis URL",
+                "redis://host:6379/0 (rediss:// for TLS), or unset it for the embedded broker",
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        schemes = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+        scheme, sep, rest = (value or "").partition("://")
+        if value is not None and (scheme not in schemes or not sep or not rest):
+            raise invalid(
+                "not a database URL bookwire can use",
+                "postgresql://user:password@host:5432/bookwire, sqlite:///path/to/bookwire.db, "
+                "or unset it for SQLite under BOOKWIRE_HOME",
+            )
+        return value
 
     @property
     def embedded_broker(self) -> bool:
@@ -104,3 +169,26 @@ class Settings(BaseSettings):
         if self.tenants_file is None:
             return self.home / "demo" / "secrets.env"
         return None
+
+
+def _has_host(url: str, schemes: tuple[str, ...]) -> bool:
+    scheme, sep, rest = url.partition("://")
+    return bool(sep) and scheme.lower() in schemes and bool(rest.strip("/")) and " " not in url
+
+
+def load_settings(**values: Any) -> Settings:
+    """The process's settings from the environment and ``.env``, or a ``ConfigError`` with one
+    problem per bad variable: where it was set, what is wrong, and the fix. Values are never
+    echoed (a URL may carry a password)."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        dotenv = {k.upper() for k in dotenv_values(ENV_FILE)} if Path(ENV_FILE).exists() else set()
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            variable = PREFIX + field.upper()
+            where = ENV_FILE if variable in dotenv and variable not in os.environ else "environment"
+            problem = err["msg"].removeprefix("Value error, ")
+            problems.append(ConfigProblem(where, variable, problem, fix_for(err)))
+        raise ConfigError(problems) from None

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,6 +47,7 @@ from pydantic import (
 )
 
 from config.errors import ConfigError, ConfigProblem
+from config.fixes import fix_for
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -270,12 +272,23 @@ def _check_ids(shown: str, tenants: Tenants) -> Iterator[ConfigProblem]:
 
 def _problem(shown: str, err: Any) -> ConfigProblem:
     field = ".".join(str(part) for part in err["loc"]) or "(root)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return ConfigProblem(shown, field, "unknown field", "remove it or check its spelling")
-    if kind == "missing":
-        return ConfigProblem(shown, field, "required field is missing", "add it")
-    return ConfigProblem(shown, field, err["msg"], "see the configuration reference in README")
+    problem = {"extra_forbidden": "unknown field", "missing": "required field is missing"}.get(
+        err["type"], str(err["msg"]).removeprefix("Value error, ")
+    )
+    return ConfigProblem(shown, field, problem, fix_for(err, known_fields=_known_fields()))
+
+
+def _known_fields() -> set[str]:
+    models: list[type[BaseModel]] = [
+        SecretRef,
+        SourceConfig,
+        PlatformConfig,
+        BrandConfig,
+        PortalConfig,
+        Tenant,
+        Tenants,
+    ]
+    return {name for model in models for name in model.model_fields}
 
 
 def _secret_refs(tenants: Tenants) -> Iterator[tuple[str, SecretRef]]:
@@ -294,20 +307,29 @@ def _secret_refs(tenants: Tenants) -> Iterator[tuple[str, SecretRef]]:
 
 
 def _read_secrets_file(path: Path | None, problems: list[ConfigProblem]) -> dict[str, str]:
-    if path is None or not path.exists():
+    """The secrets file with dotenv semantics (quotes, ``export``, comments, escapes), as
+    python-dotenv reads it: ``KEY="v"`` is ``v``, not ``"v"``. No ``${VAR}`` expansion: a
+    secret is taken as written."""
+    if path is None:
+        return {}
+    if not path.exists():
+        problems.append(
+            ConfigProblem(
+                str(path),
+                "(file)",
+                "secrets file not found",
+                "create it (KEY=value lines) or correct BOOKWIRE_SECRETS_FILE",
+            )
+        )
         return {}
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
+    for key, value in dotenv_values(path, encoding="utf-8", interpolate=False).items():
+        if value is None:
             problems.append(
-                ConfigProblem(str(path), f"line {number}", "not KEY=VALUE", "write KEY=VALUE")
+                ConfigProblem(str(path), key, "line has no value", f"write {key}=value")
             )
             continue
-        values[key.strip()] = value.strip()
+        values[key] = value
     return values
 
 

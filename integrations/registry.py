@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from config.errors import ConfigError, ConfigProblem
+from config.fixes import fix_for
 from config.tenants import BrandConfig, PortalConfig, Tenants
 from integrations.acuity import client as acuity_client
 from integrations.acuity import webhook as acuity_webhook
@@ -194,7 +195,7 @@ def _options(shown: str, where: str, owner: Any, options: dict[str, Any]) -> lis
                 shown,
                 ".".join([where, *(str(p) for p in err["loc"])]),
                 "unknown option" if err["type"] == "extra_forbidden" else err["msg"],
-                "see the configuration reference in README",
+                fix_for(err, known_fields=model.model_fields),
             )
             for err in exc.errors()
         ]

@@ -54,7 +54,8 @@ def create_app(data_dir: Path | None = None, keys: dict[str, set[str]] | None = 
 
 
 def keys_from_env() -> dict[str, set[str]]:
-    """``BOOKWIRE_SANDBOX_KEYS=gomry:key1,gomry:key2,gatsby:token``."""
+    """Extra keys by hand, ``BOOKWIRE_SANDBOX_KEYS=gomry:key1,gomry:key2,gatsby:token`` (a
+    sandbox on its own, the bench). ``bookwire sandbox`` adds the tenants file's credentials."""
     keys: dict[str, set[str]] = {}
     for item in os.environ.get("BOOKWIRE_SANDBOX_KEYS", "").split(","):
         platform, sep, key = item.strip().partition(":")

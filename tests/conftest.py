@@ -27,6 +27,7 @@ from tests.support import (
 )
 from worker.runtime import Runtime
 from worker.store.db import _normalise
+from worker.store.migrate import migrate
 
 _db_numbers = itertools.cycle(range(1, 16))
 
@@ -129,7 +130,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     tenants = load_tenants(settings.tenants_file, secrets_file=settings.secrets_file)  # type: ignore[arg-type]
     registry.check_tenants(tenants)
     rt = Runtime(settings, tenants=tenants)
-    rt.store.create_schema()
+    migrate(rt.store)  # as `bookwire migrate` does: processes never create tables
     yield rt
     rt.close()
 

@@ -1,4 +1,17 @@
-"""The ``bookwire`` command. Run ``bookwire --help`` for the list."""
+"""The ``bookwire`` command. Run ``bookwire --help`` for the list.
+
+Exit codes (every command; ``bookwire <command> --help`` lists the ones it uses):
+
+- 0: done.
+- 1: the command ran and did not succeed (what and why on stderr).
+- 2: configuration problem or wrong arguments: each problem as file or variable, field, what
+  is wrong and the fix, one a line; nothing was started.
+- 3: a part of the system could not start or stopped (``up``: named on stderr; ``ingress``:
+  its port is taken).
+- 4: the database is unreachable, or its schema is not the one this bookwire needs (run
+  ``bookwire migrate``).
+- 130: interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +25,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config.errors import ConfigError
-from config.settings import Settings
+from config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from worker.runtime import Runtime
 
 
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_START, EXIT_DATABASE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_FAILED: "the command ran and did not succeed (reason on stderr)",
+    EXIT_CONFIG: "configuration problem or bad arguments (each with its fix); nothing started",
+    EXIT_START: "a part could not start or stopped (named on stderr)",
+    EXIT_DATABASE: "database unreachable or its schema is outdated (run `bookwire migrate`)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from worker.store.migrate import SchemaNotCurrent, SchemaUnknown
+
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -27,17 +55,51 @@ def main(argv: list[str] | None = None) -> int:
         print("configuration problems:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
+    except (SchemaNotCurrent, SchemaUnknown) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_DATABASE
+    except OperationalError as exc:
+        # the driver's first line (host, port, reason); never the URL, which may hold a password
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(f"database unreachable or refused the statement: {reason}", file=sys.stderr)
+        return EXIT_DATABASE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"bookwire {version('bookwire')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
+        return "bookwire (not installed)"
+
+
+def _exit_codes(*codes: int) -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {EXIT_CODES[code]}" for code in codes)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bookwire", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="bookwire",
+        description="Booking-to-event sync worker.",
+        epilog=_exit_codes(*EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: object, help: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help, description=help)
+        codes = EXIT_CODES_BY_COMMAND.get(name, (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE))
+        cmd = sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=_exit_codes(*codes, EXIT_INTERRUPTED),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         cmd.set_defaults(func=func)
         return cmd
 
@@ -98,6 +160,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the exit codes each command can end with (130, interrupted, is added to all)
+EXIT_CODES_BY_COMMAND: dict[str, tuple[int, ...]] = {
+    "up": (EXIT_OK, EXIT_CONFIG, EXIT_START, EXIT_DATABASE),
+    "ingress": (EXIT_OK, EXIT_CONFIG, EXIT_START, EXIT_DATABASE),
+    "worker": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE),
+    "beat": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE),
+    "flower": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
+    "sandbox": (EXIT_OK, EXIT_CONFIG, EXIT_START),
+    "check-config": (EXIT_OK, EXIT_CONFIG),
+    "migrate": (EXIT_OK, EXIT_CONFIG, EXIT_DATABASE),
+    "send-example": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
+    "status": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE),
+    "bench": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
+}
+
+
 def _failure_filters(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--tenant", help="tenant slug")
     cmd.add_argument("--source", help="source slug (generic, calendly, …)")
@@ -105,21 +183,35 @@ def _failure_filters(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--since", help="last seen within 30m / 6h / 7d, or after an ISO time")
 
 
-def _runtime() -> Runtime:
+def _runtime(*, schema: bool = True) -> Runtime:
+    """This process's runtime from the environment; refuses (``SchemaNotCurrent``) to go on
+    with a database whose schema is not at head unless ``schema`` is False."""
     from worker.demo import ensure_demo
     from worker.runtime import Runtime, install
+    from worker.store.migrate import require_current
 
-    settings = Settings()
+    settings = load_settings()
     ensure_demo(settings)
     rt = Runtime(settings)
     install(rt)
+    if schema:
+        require_current(rt.store)
     return rt
+
+
+def _refuse_outdated() -> Settings:
+    """Settings and tenants load, the schema is at head: then a long-running process may start
+    (its children would fail the same way, with tracebacks, much later)."""
+    rt = _runtime()
+    rt.tenants  # noqa: B018 - fail at start on broken config
+    rt.close()
+    return rt.settings
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from worker.up import run
 
-    return run(Settings())
+    return run(load_settings())
 
 
 def cmd_ingress(args: argparse.Namespace) -> int:
@@ -129,8 +221,8 @@ def cmd_ingress(args: argparse.Namespace) -> int:
     from worker.logs import configure
 
     rt = _runtime()
+    rt.tenants  # noqa: B018 - fail at start on broken config
     configure(json_lines=rt.settings.log_json, level=rt.settings.log_level)
-    rt.store.create_schema()
     uvicorn.run(
         create_app(rt),
         host=rt.settings.ingress_host,
@@ -151,7 +243,7 @@ def _celery(*argv: str) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.supervise import supervise
 
-    settings = Settings()
+    settings = _refuse_outdated()
     concurrency = args.concurrency or settings.worker_concurrency
     celery = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
     return supervise(
@@ -177,7 +269,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = _refuse_outdated()
     settings.home.mkdir(parents=True, exist_ok=True)
     return _celery(
         "beat",
@@ -189,7 +281,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def cmd_flower(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     loopback = settings.flower_host in ("127.0.0.1", "localhost", "::1")
     if not loopback and not (os.environ.get("FLOWER_BASIC_AUTH") or os.environ.get("FLOWER_AUTH")):
         # Flower shows every task to whoever opens it: never on a network without a login
@@ -206,14 +298,21 @@ def cmd_flower(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from sandbox.app import create_app
+    from sandbox.app import create_app, keys_from_env
+    from worker.demo import sandbox_keys
 
-    settings = Settings()
+    rt = _runtime(schema=False)
+    settings = rt.settings
     data = args.data or settings.home / "sandbox"
+    port = args.port or settings.sandbox_port
+    # it trusts the keys of the tenants file this bookwire runs with (and any given by hand)
+    keys = keys_from_env()
+    for slug, values in sandbox_keys(rt.tenants, f"http://{settings.sandbox_host}:{port}").items():
+        keys.setdefault(slug, set()).update(values)
     uvicorn.run(
-        create_app(data),
+        create_app(data, keys),
         host=settings.sandbox_host,
-        port=args.port or settings.sandbox_port,
+        port=port,
         log_level="warning",
         access_log=False,
     )
@@ -221,8 +320,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    rt = _runtime()
+    rt = _runtime(schema=False)
     tenants = rt.tenants
+    print("settings: ok (environment and .env)")
     print(f"{rt.settings.resolved_tenants_file}: ok ({len(tenants.tenants)} tenants)")
     for tid, tenant in tenants.tenants.items():
         sources = ", ".join(sorted(tenant.sources)) or "none"
@@ -233,7 +333,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from worker.store.migrate import migrate
 
-    rt = _runtime()
+    rt = _runtime(schema=False)
     print(migrate(rt.store))
     return 0
 
@@ -242,7 +342,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from worker.api import publish_booking
 
     rt = _runtime()
-    rt.store.create_schema()
     receipt = publish_booking(rt, tenant=args.tenant, booking=args.file.read_bytes())
     print(
         json.dumps(
@@ -291,7 +390,7 @@ def cmd_send_example(args: argparse.Namespace) -> int:
     from integrations.generic.webhook import sign
     from worker.demo import demo_secrets
 
-    settings = Settings()
+    settings = load_settings()
     secrets_file = settings.resolved_secrets_file
     if secrets_file is None or not secrets_file.exists():
         print("no demo secrets found; run `bookwire up` first", file=sys.stderr)
@@ -341,7 +440,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from worker.backfill import backfill
 
     rt = _runtime()
-    rt.store.create_schema()
     try:
         report = backfill(rt, args.source, args.tenant, since=args.since, now=datetime.now(UTC))
     except LookupError as exc:

@@ -17,8 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from dotenv import dotenv_values
 
 from config.settings import Settings
+from config.tenants import SecretRef, Tenants
 
 DEMO_TENANT = "demo"
 GATSBY_ORG = "demo-studio"
@@ -60,20 +62,31 @@ def ensure_demo(settings: Settings) -> None:
 
 
 def demo_secrets(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text("utf-8").splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip()
-    return values
+    """The secrets file as the tenants loader reads it (dotenv semantics)."""
+    values = dotenv_values(path, encoding="utf-8", interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
 
 
-def sandbox_keys(path: Path) -> str:
-    """``BOOKWIRE_SANDBOX_KEYS`` for the sandbox: each platform accepts its demo key."""
-    values = demo_secrets(path)
-    return ",".join(
-        f"{slug}:{values[name]}" for name, (slug, _) in SECRETS.items() if slug and name in values
-    )
+def sandbox_keys(tenants: Tenants, origin: str) -> dict[str, set[str]]:
+    """The credentials the sandbox at ``origin`` must accept: those of every platform, portal
+    and source of ``tenants`` that points at it (whatever tenants file ``bookwire up`` runs
+    with, demo or yours), filed under the sandbox's slug for each (``gomry``, ``portal`` …)."""
+    keys: dict[str, set[str]] = {}
+
+    def trust(slug: str, refs: dict[str, SecretRef], *urls: object) -> None:
+        if any(isinstance(u, str) and u.startswith(origin) for u in urls):
+            keys.setdefault(slug, set()).update(r.value.get_secret_value() for r in refs.values())
+
+    for tenant in tenants.tenants.values():
+        platform = tenant.platform
+        trust(platform.kind, platform.credentials, platform.base_url)
+        for slug, source in tenant.sources.items():
+            trust(slug, source.credentials, *source.options.values())
+        portal = tenant.portal
+        if portal is not None:
+            slug = "portal" if portal.kind == "webhook" else portal.kind
+            trust(slug, portal.credentials, portal.url, *portal.options.values())
+    return keys
 
 
 def seed_sandbox(settings: Settings, *, days: int = 60) -> bool:

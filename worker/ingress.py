@@ -39,6 +39,7 @@ from worker import intake, state_metrics
 from worker.inbox import InboxWriter
 from worker.metrics import INGEST_SECONDS, WEBHOOKS
 from worker.runtime import Runtime
+from worker.store.migrate import schema_problems
 
 MAX_BODY = 1024 * 1024
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ def _readiness(rt: Runtime) -> list[str]:
     problems: list[str] = []
     try:
         rt.store.ping()
+        problems += schema_problems(rt.store)  # an outdated schema fails every sync
     except Exception:
         problems.append("store unreachable")
     try:

@@ -4,6 +4,10 @@ The timeline joins everything stored about one booking: every delivery that carr
 (``booking_deliveries``), the outbound calls made for it (``attempts``), its failures (and the
 parse failures of its deliveries), and its event link. No personal data: the booking's own
 fields stay in the store.
+
+A booking is found by any id its source ever gave it: a reschedule that issued a new id
+(Calendly's new invitee, Cal.com's new uid) is recorded in ``booking_aliases`` by intake, and
+``status`` follows it to the booking the reschedule joined.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from worker.runtime import Runtime
 from worker.store.models import (
     Attempt,
     Booking,
+    BookingAlias,
     BookingDelivery,
     Delivery,
     EventLink,
@@ -27,21 +32,42 @@ from worker.store.models import (
 
 
 def find_bookings(rt: Runtime, ref: str) -> list[Booking]:
-    """Bookings matching ``ref``: ``#<n>`` (our id), ``tenant:source:id``, or the source's id."""
+    """Bookings matching ``ref``: ``#<n>`` (our id), ``tenant:source:id``, or the source's id.
+
+    The source's id may be the booking's own or any alias of it (a later id the source gave it
+    on a reschedule)."""
     with rt.store.transaction() as session:
         if ref.startswith("#") and ref[1:].isdigit():
             row = session.get(Booking, int(ref[1:]))
             return [row] if row else []
         parts = ref.split(":", 2)
-        query = select(Booking)
         if len(parts) == 3:
-            query = query.where(
-                Booking.tenant == parts[0],
-                Booking.source == parts[1],
-                Booking.external_id == parts[2],
+            tenant, source, external_id = parts
+            own = and_(
+                Booking.tenant == tenant,
+                Booking.source == source,
+                Booking.external_id == external_id,
+            )
+            alias = and_(
+                BookingAlias.tenant == tenant,
+                BookingAlias.source == source,
+                BookingAlias.alias_id == external_id,
             )
         else:
-            query = query.where(or_(Booking.external_id == ref))
+            own, alias = Booking.external_id == ref, BookingAlias.alias_id == ref
+        by_alias = (
+            select(Booking.id)
+            .join(
+                BookingAlias,
+                and_(
+                    BookingAlias.tenant == Booking.tenant,
+                    BookingAlias.source == Booking.source,
+                    BookingAlias.external_id == Booking.external_id,
+                ),
+            )
+            .where(alias)
+        )
+        query = select(Booking).where(or_(own, Booking.id.in_(by_alias))).order_by(Booking.id)
         return list(session.scalars(query.limit(20)))
 
 
@@ -52,6 +78,15 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
         if booking is None:
             raise LookupError(booking_id)
         link = session.get(EventLink, booking_id)
+        other_ids = session.scalars(
+            select(BookingAlias.alias_id)
+            .where(
+                BookingAlias.tenant == booking.tenant,
+                BookingAlias.source == booking.source,
+                BookingAlias.external_id == booking.external_id,
+            )
+            .order_by(BookingAlias.id)
+        ).all()
         carried = {
             row.delivery_id: row.outcome
             for row in session.scalars(
@@ -89,6 +124,7 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
         return {
             "booking": f"#{booking.id}",
             "key": f"{booking.tenant}:{booking.source}:{booking.external_id}",
+            "also_known_as": list(other_ids),  # later ids the source gave it (reschedules)
             "status": booking.status,
             "state": booking.state,
             "phase": _phase(booking.state, pending, link is not None),

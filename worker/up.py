@@ -1,10 +1,15 @@
 """``bookwire up``: the whole system on embedded defaults, in one terminal.
 
-Starts the embedded Valkey (append-only file on, under ``home``), creates the SQLite schema,
-writes the demo tenant if no tenants file is configured, then runs sandbox, ingress, worker,
-beat and Flower (bound to 127.0.0.1) as child processes. Ctrl-C stops them in an order that
-loses nothing: the ingress first (no new deliveries), then the worker (warm shutdown finishes
-running tasks; unfinished ones stay in the broker), then beat, Flower, the sandbox and the broker.
+Writes the demo tenant if no tenants file is configured, runs ``bookwire migrate`` (the
+schema comes from the migrations, as everywhere), starts the embedded Valkey (append-only file
+on, under ``home``), then runs sandbox, ingress, worker, beat and Flower (bound to 127.0.0.1)
+as child processes. It says "bookwire is up" only once every part answers (ingress /readyz,
+a worker ping, Flower, the sandbox); otherwise it stops everything and exits 3 naming the part
+that did not (likewise when a part exits later). The sandbox trusts the credentials of the
+tenants file ``up`` runs with (``bookwire sandbox`` reads them), demo or yours. Ctrl-C stops
+them in an order that loses nothing: the ingress first (no new deliveries), then the worker
+(warm shutdown finishes running tasks; unfinished ones stay in the broker), then beat, Flower,
+the sandbox and the broker.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,8 +27,15 @@ import httpx
 from config.settings import Settings
 from worker.demo import ensure_demo, seed_sandbox
 from worker.runtime import Runtime
+from worker.store.migrate import migrate
 
 STOP_ORDER = ("ingress", "worker", "beat", "flower", "sandbox")
+EXIT_START = 3  # worker.cli: a part could not start or stopped
+START_TIMEOUT = 60.0
+
+
+class PartFailed(Exception):
+    """A part of the system did not start or stopped; the message names it."""
 
 
 def run(settings: Settings) -> int:
@@ -33,7 +46,7 @@ def run(settings: Settings) -> int:
     ensure_demo(settings)
     rt = Runtime(settings)
     rt.tenants  # noqa: B018 - fail at start on broken config
-    rt.store.create_schema()
+    print(migrate(rt.store), flush=True)
     valkey = None
     env = dict(os.environ)
     env.update(_child_env(settings))
@@ -42,14 +55,18 @@ def run(settings: Settings) -> int:
 
         valkey = start_valkey(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    code = 0
     try:
         for name, argv in _commands(settings).items():
             children[name] = subprocess.Popen(argv, env=env)
-        _wait_ready(settings)
+        _wait_ready(settings, rt, children)
         if settings.tenants_file is None:
             seed_sandbox(settings)  # the demo Gatsby tenant's target events
         _banner(settings)
         _supervise(children)
+    except PartFailed as exc:
+        print(f"bookwire is not up: {exc}; stopping", file=sys.stderr, flush=True)
+        code = EXIT_START
     except KeyboardInterrupt:
         pass
     finally:
@@ -58,7 +75,7 @@ def run(settings: Settings) -> int:
             valkey.stop()
         rt.close()
     print("bookwire stopped; nothing in flight was lost (the broker keeps unfinished work).")
-    return 0
+    return code
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -74,10 +91,6 @@ def _child_env(settings: Settings) -> dict[str, str]:
     secrets = settings.resolved_secrets_file
     if secrets is not None:
         env["BOOKWIRE_SECRETS_FILE"] = str(secrets.resolve())
-        if settings.tenants_file is None:
-            from worker.demo import sandbox_keys
-
-            env["BOOKWIRE_SANDBOX_KEYS"] = sandbox_keys(secrets)  # gomry, gatsby, guestmedia
     return env
 
 
@@ -92,20 +105,49 @@ def _commands(settings: Settings) -> dict[str, list[str]]:
     }
 
 
-def _wait_ready(settings: Settings, timeout: float = 30.0) -> None:
+def _checks(settings: Settings, rt: Runtime) -> dict[str, Callable[[], bool]]:
+    """How each part shows it is ready to work (not merely started)."""
+
+    def answers(url: str) -> Callable[[], bool]:
+        return lambda: httpx.get(url, timeout=1).status_code == 200
+
+    return {
+        "sandbox": answers(
+            f"http://{settings.sandbox_host}:{settings.sandbox_port}/_sandbox/health"
+        ),
+        "ingress": answers(f"http://{settings.ingress_host}:{settings.ingress_port}/readyz"),
+        "worker": lambda: bool(rt.celery.control.ping(timeout=1.0)),
+        "flower": answers(f"http://{settings.flower_host}:{settings.flower_port}/healthcheck"),
+    }
+
+
+def _wait_ready(
+    settings: Settings,
+    rt: Runtime,
+    children: dict[str, subprocess.Popen[bytes]],
+    timeout: float = START_TIMEOUT,
+) -> None:
+    """Return when every part answers; raise ``PartFailed`` naming the first that exited or
+    did not answer in time."""
     deadline = time.monotonic() + timeout
-    urls = [
-        f"http://{settings.ingress_host}:{settings.ingress_port}/readyz",
-        f"http://{settings.sandbox_host}:{settings.sandbox_port}/_sandbox/health",
-    ]
-    for url in urls:
-        while time.monotonic() < deadline:
+    for name, check in _checks(settings, rt).items():
+        while True:
+            _exited(children)
             try:
-                if httpx.get(url, timeout=1).status_code == 200:
+                if check():
                     break
-            except httpx.HTTPError:
+            except Exception:  # noqa: S110 - not answering yet is what we are waiting out
                 pass
+            if time.monotonic() > deadline:
+                raise PartFailed(f"{name} did not answer within {timeout:.0f} s")
             time.sleep(0.2)
+
+
+def _exited(children: dict[str, subprocess.Popen[Any]]) -> None:
+    for name, child in children.items():
+        code = child.poll()
+        if code is not None:
+            raise PartFailed(f"{name} exited with {code}")
 
 
 def _banner(settings: Settings) -> None:
@@ -128,12 +170,9 @@ Ctrl-C stops everything cleanly.
 
 
 def _supervise(children: dict[str, subprocess.Popen[Any]]) -> None:
+    """Until Ctrl-C; a part that exits on its own raises ``PartFailed``."""
     while True:
-        for name, child in children.items():
-            code = child.poll()
-            if code is not None:
-                print(f"{name} exited with {code}; stopping", file=sys.stderr)
-                return
+        _exited(children)
         time.sleep(0.5)
 
 

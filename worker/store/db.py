@@ -13,8 +13,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.store.models import Base
-
 
 class Store:
     """The database: one engine per process, short transactions."""
@@ -35,9 +33,12 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def create_schema(self) -> None:
-        """Create missing tables (the embedded default; production runs Alembic)."""
-        Base.metadata.create_all(self.engine)
+    def create_schema(self) -> str:
+        """Bring the schema to head through the migrations (``bookwire migrate``; tests and
+        tools). Processes never call it: they refuse an outdated schema instead."""
+        from worker.store.migrate import migrate  # migrate builds on this module
+
+        return migrate(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

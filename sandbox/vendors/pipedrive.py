@@ -2,8 +2,9 @@
 
 - ``x-api-token: <token>`` (or ``?api_token=``) on every call; 401 ``{"success": false,
   "error": "unauthorized access", "errorCode": 401}``.
-- ``GET /api/v2/deals``: ``status`` (open, won, lost, deleted), ``updated_since`` (RFC 3339,
-  inclusive), ``limit`` 1–500 (default 100), opaque ``cursor``; sorted by id. Answers
+- ``GET /api/v2/deals``: ``status`` (open, won, lost, deleted; anything else is a 400),
+  ``updated_since`` (RFC 3339, inclusive), ``limit`` 1–500 (default 100), opaque
+  ``cursor``; sorted by id. Answers
   ``{"success": true, "data", "additional_data": {"next_cursor"}}`` (null on the last page).
   Deals keep API v2's layout: ``custom_fields`` holds the per-account hash keys.
 - ``GET /api/v2/persons/{id}``: ``{"success": true, "data": {"id", "name", "emails": [{"value",
@@ -22,6 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.platform import Platform
+
+STATUSES = ("open", "won", "lost", "deleted")  # the documented enum of GET /api/v2/deals
 
 
 class PipedriveState:
@@ -60,6 +63,8 @@ def routes(platform: Platform) -> list[Route]:
             return _error(400, "invalid limit, cursor or updated_since")
         if not 1 <= limit <= 500:
             return _error(400, "limit must be between 1 and 500")
+        if query.get("status") not in (None, *STATUSES):
+            return _error(400, "status must be one of open, won, lost, deleted")
         chosen = []
         for deal_id in sorted(state.deals):
             deal = state.deals[deal_id]

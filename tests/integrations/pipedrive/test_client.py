@@ -185,3 +185,13 @@ def test_a_v1_webhook_person_is_looked_up_for_the_email(
     )
     assert bare.customer is not None and bare.customer.name == "Sita Sharma"
     assert bare.customer.email is None
+
+
+def test_the_stub_refuses_a_deal_status_pipedrive_does_not_have(sandbox: ServerThread) -> None:
+    """The stub is as strict as API v2: a backfill asking for another status would fail there."""
+    seed(sandbox)
+    url = f"{sandbox.url}/pipedrive/api/v2/deals"
+    headers = {"x-api-token": TOKEN}
+    assert httpx.get(url, params={"status": "won"}, headers=headers, timeout=5).status_code == 200
+    refused = httpx.get(url, params={"status": "closed"}, headers=headers, timeout=5)
+    assert refused.status_code == 400 and refused.json()["success"] is False

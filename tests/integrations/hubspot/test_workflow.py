@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from config.errors import ConfigError
+from config.tenants import load_tenants
+from integrations import registry
 from integrations.booking import BookingStatus, Person
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
@@ -337,3 +341,30 @@ def test_options_fill_in_defaults_per_object_and_refuse_incomplete_setups() -> N
     ):
         with pytest.raises(ValidationError):
             HubSpotWorkflowOptions.model_validate(broken)
+
+
+def test_the_tenants_file_is_checked_when_it_loads(tmp_path: Path) -> None:
+    """A workflow source is configured under its own slug; an incomplete setup is refused at
+    load with the path of what is wrong (here: a deal without a start, an unknown option)."""
+    path = tmp_path / "tenants.toml"
+    path.write_text(
+        """
+[tenants.acme.platform]
+kind = "gomry"
+base_url = "http://127.0.0.1:1/api/v1"
+
+[tenants.acme.sources.hubspot-workflow]
+secrets = [{ env = "WF_SECRET" }]
+options = { object_type = "deal", timezone = "UTC", default_duration_minutes = 60, colour = 1 }
+""",
+        encoding="utf-8",
+    )
+    tenants = load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"})
+    with pytest.raises(ConfigError) as info:
+        registry.check_tenants(tenants)
+    fields = {problem.field for problem in info.value.problems}
+    assert "tenants.acme.sources.hubspot-workflow.options.colour" in fields
+    assert "s3cr3t-value" not in str(info.value)
+    fixed = path.read_text("utf-8").replace("colour = 1", 'start_property = "event_start"')
+    path.write_text(fixed, encoding="utf-8")
+    registry.check_tenants(load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"}))

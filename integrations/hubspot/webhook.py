@@ -140,7 +140,11 @@ def _events(body: bytes) -> list[HubSpotEvent]:
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8") from None
     if not isinstance(raw, list):
-        raise PayloadError("expected a JSON array of events", field="(body)")
+        raise PayloadError(
+            "expected a JSON array of events (a workflow webhook's body goes to the"
+            " hubspot-workflow source)",
+            field="(body)",
+        )
     try:
         return _EVENTS.validate_python(raw)
     except ValidationError as exc:

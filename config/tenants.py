@@ -47,7 +47,7 @@ from pydantic import (
 )
 
 from config.errors import ConfigError, ConfigProblem
-from config.fixes import fix_for
+from config.fixes import fix_for, invalid
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -101,8 +101,8 @@ class PlatformConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        if not _is_http_url(value):
+            raise invalid("not an http(s) URL", "write it like https://api.example.com/v1")
         return value.rstrip("/")
 
 
@@ -128,14 +128,14 @@ class BrandConfig(_Strict):
     @classmethod
     def _hex_color(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
-            raise ValueError("must be a #rrggbb colour")
+            raise invalid("not a #rrggbb colour", 'six hex digits after #, e.g. "#1d3557"')
         return value
 
     @field_validator("logo_url")
     @classmethod
     def _logo_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://\S+", value):
-            raise ValueError("must be an http(s):// URL")
+            raise invalid("not an http(s) URL", "write it like https://cdn.example.com/logo.png")
         return value
 
     @field_validator("domain")
@@ -143,7 +143,7 @@ class BrandConfig(_Strict):
     def _hostname(cls, value: str | None) -> str | None:
         label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
         if value is not None and not re.fullmatch(rf"(?:{label}\.)+{label}", value.lower()):
-            raise ValueError("must be a host name such as photos.example.com")
+            raise invalid("not a host name", "a host name without scheme, e.g. photos.example.com")
         return value.lower() if value else value
 
 
@@ -170,8 +170,8 @@ class PortalConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        if value is not None and not _is_http_url(value):
+            raise invalid("not an http(s) URL", "write it like https://portal.example.com/hooks")
         return value
 
 
@@ -211,6 +211,10 @@ class Tenants(_Strict):
         return self.tenants.get(tenant_id)
 
 
+def _is_http_url(value: str) -> bool:
+    return re.fullmatch(r"https?://[^\s/:]+(:\d{1,5})?(/\S*)?", value) is not None
+
+
 def template_fields(template: str) -> list[str]:
     """The placeholder names of a ``str.format`` template; raises ValueError on bad syntax."""
     names: list[str] = []
@@ -240,7 +244,12 @@ def load_tenants(
             shown, "(file)", "file not found", "create it or set BOOKWIRE_TENANTS_FILE"
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError.single(shown, "(syntax)", str(exc), "fix the TOML syntax") from None
+        raise ConfigError.single(
+            shown,
+            "(syntax)",
+            str(exc),
+            'fix the TOML there: text in "quotes", tables as [tenants.<id>], one key = value',
+        ) from None
     try:
         tenants = Tenants.model_validate(raw)
     except ValidationError as exc:

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        load_settings()  # every command fails here, the same way, on a bad setting
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print("configuration problems:", file=sys.stderr)
@@ -133,7 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         help="an event that started an hour ago and ends this many minutes from now",
     )
     status = add("status", cmd_status, "Show where a booking is.")
-    status.add_argument("booking", help="the source's booking id, tenant:source:id, or #n")
+    status.add_argument(
+        "booking", nargs="?", help="the source's booking id, tenant:source:id, or #n"
+    )
+    status.add_argument(
+        "--drift", action="store_true", help="a line per booking the last reconcile found drifted"
+    )
     backfill = add("backfill", cmd_backfill, "Fetch a source's bookings since a date (list API).")
     backfill.add_argument("source", help="source slug (hubspot, acuity, square, …)")
     backfill.add_argument("tenant", help="tenant slug")
@@ -154,6 +160,17 @@ def _parser() -> argparse.ArgumentParser:
     failures.set_defaults(all=False)
     failures.add_argument("--json", action="store_true", help="one JSON object per line")
     failures.add_argument("--limit", type=int, default=200)
+    reconcile = add(
+        "reconcile",
+        cmd_reconcile,
+        "Compare what the platforms hold with every booking; report (and --repair) drift.",
+    )
+    reconcile.add_argument("--tenant", help="tenant slug (default: every tenant)")
+    reconcile.add_argument(
+        "--since", help="only events that end after: 30m / 6h / 7d ago, or an ISO time"
+    )
+    reconcile.add_argument("--repair", action="store_true", help="converge the drift found")
+    reconcile.add_argument("--json", action="store_true", help="the report as one JSON object")
     from bench.cli import add_arguments as bench_arguments
 
     bench_arguments(add("bench", cmd_bench, "Measure the pipeline on real processes."))
@@ -414,9 +431,15 @@ def cmd_send_example(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from worker.status import find_bookings, timeline
+    from worker.status import drift_lines, find_bookings, timeline
 
     rt = _runtime()
+    if args.drift or args.booking is None:
+        if args.booking is None and not args.drift:
+            print("name a booking, or --drift", file=sys.stderr)
+            return 2
+        print("\n".join(drift_lines(rt)) or "no drift found by the last reconcile")
+        return 0
     found = find_bookings(rt, args.booking)
     if not found:
         print(f"no booking matches {args.booking!r}", file=sys.stderr)
@@ -456,6 +479,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from worker.operate import run_replay
 
     return run_replay(_runtime(), args)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from worker.failures import parse_since
+    from worker.reconcile import reconcile, render
+
+    now = datetime.now(UTC)
+    try:
+        since = parse_since(args.since, now=now) if args.since else None
+    except ValueError:
+        print(f"--since: not a duration or an ISO time: {args.since!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    rt = _runtime()
+    try:
+        report = reconcile(rt, now=now, tenant=args.tenant, since=since, repair=args.repair)
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print("\n".join(render(report)))
+    return EXIT_OK if report.clean else EXIT_FAILED
 
 
 def cmd_failures(args: argparse.Namespace) -> int:

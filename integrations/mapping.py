@@ -75,6 +75,25 @@ def place(value: object, *, app_names: frozenset[str] = frozenset()) -> str | No
     return text[:1000]
 
 
+def phone_call(number: object, *, caller: str | None = None) -> str | None:
+    """Location text for a booking held by phone ("Phone call: +44 20 7946 0958"), or None
+    when ``number`` is not a phone number.
+
+    ``caller`` says who dials: ``"host"`` (the host calls the booker on the booker's number)
+    or ``"booker"`` (the booker calls the host's number); None when the vendor does not say.
+    The number is personal data: it goes to the platform as the event's location, never into
+    a log line or an error message."""
+    if not isinstance(number, str):
+        return None
+    text = number.strip()
+    if text.lower().startswith("tel:"):
+        text = text[4:].strip()
+    if not PHONE.match(text) or len(text) > 40 or sum(c.isdigit() for c in text) < 6:
+        return None
+    how = {"host": "the host calls ", "booker": "dial "}.get(caller or "", "")
+    return f"Phone call: {how}{text}"
+
+
 def person(name: object, email: object, *, field: str) -> Person:
     """A Person from loose vendor values: the name falls back to the email address."""
     address = email.strip() if isinstance(email, str) and EMAIL.match(email.strip()) else None

@@ -62,6 +62,7 @@ class WebhookBooking(_Loose):
     organizer: CalPerson | None = None
     attendees: list[CalPerson] = Field(default_factory=list)
     location: str | None = None
+    responses: Any = None  # the booking form's answers by field name (read leniently)
     metadata: dict[str, Any] | None = None
     video_call_data: dict[str, Any] | None = Field(None, alias="videoCallData")
     reschedule_uid: str | None = Field(None, alias="rescheduleUid")

@@ -12,7 +12,10 @@ moves the existing event); ``BOOKING_CANCELLED`` → cancelled. ``BOOKING_REQUES
 the host's confirmation), ``BOOKING_REJECTED``, ``PING`` and the rest are ignored.
 
 ``location`` may hold an app name (``integrations:daily``) rather than a place: the meeting
-link then comes from ``metadata.videoCallUrl`` and no physical address is sent.
+link then comes from ``metadata.videoCallUrl`` and no physical address is sent. For a phone
+call it holds a number; ``responses.location.value`` names the choice (``phone``: the attendee's
+number, the organizer calls; ``userPhone``: the organizer's number, the attendee calls) and the
+event's place becomes "Phone call: …".
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from integrations.mapping import (
     payload_error,
     people,
     person,
+    phone_call,
     place,
 )
 
@@ -53,6 +57,14 @@ NOT_CONFIRMED = frozenset({"PENDING", "AWAITING_HOST", "REJECTED", "CANCELLED"})
 APP_NAMES = frozenset(
     {"inPerson", "attendeeInPerson", "link", "phone", "userPhone", "attendeePhone", "somewhereElse"}
 )
+# The booker's location choice (``responses.location.value.value``) for a phone call → who
+# dials. Webhooks use the event-type names; API v2 calls them attendeePhone / organizerPhone.
+PHONE_CALLERS = {
+    "phone": "host",
+    "attendeePhone": "host",
+    "userPhone": "booker",
+    "organizerPhone": "booker",
+}
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -133,6 +145,7 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
             attendees=booking.attendees,
             guests=[],
             location=booking.location,
+            phone=_phone(booking),
             links=[(booking.metadata or {}).get("videoCallUrl"), video.get("url")],
             replaces=replaces,
             updated_at=envelope.created_at,
@@ -157,11 +170,13 @@ def booking_message(
     replaces: str | None,
     updated_at: datetime,
     prefix: str,
+    phone: str | None = None,
 ) -> BookingMessage:
     """A Cal.com booking (webhook payload or API item) as a booking message.
 
     The booker is the first attendee; further attendees and guests are the attendees. The
-    zone is the tenant's override, else the organizer's, else the booker's."""
+    zone is the tenant's override, else the organizer's, else the booker's. ``phone`` is the
+    phone-call place the booker chose (``_phone``); a bare number in ``location`` is one too."""
     options = options_of(context)
     cancelled = status is BookingStatus.cancelled
     customer = None
@@ -192,7 +207,7 @@ def booking_message(
             start=start,
             end=end,
             timezone=zone,
-            location=place(location, app_names=APP_NAMES),
+            location=place(location, app_names=APP_NAMES) or phone or phone_call(location),
             meeting_url=link,
             customer=customer,
             attendees=people(others, exclude={customer.email or ""} if customer else set()),
@@ -201,6 +216,23 @@ def booking_message(
         )
     except ValidationError as exc:
         raise payload_error(exc, prefix=prefix) from None
+
+
+def _phone(booking: WebhookBooking) -> str | None:
+    """The phone-call place from the booker's location choice: the number is the choice's
+    ``optionValue``, else ``location``, else (the attendee's own) ``attendeePhoneNumber``."""
+    responses = booking.responses if isinstance(booking.responses, dict) else {}
+    answer = responses.get("location")
+    choice = answer.get("value") if isinstance(answer, dict) else None
+    kind = choice.get("value") if isinstance(choice, dict) else None
+    caller = PHONE_CALLERS.get(kind) if isinstance(kind, str) else None
+    if caller is None or not isinstance(choice, dict):
+        return None
+    numbers = [choice.get("optionValue"), booking.location]
+    if caller == "host":
+        entered = responses.get("attendeePhoneNumber")
+        numbers.append(entered.get("value") if isinstance(entered, dict) else None)
+    return next((found for found in (phone_call(n, caller=caller) for n in numbers) if found), None)
 
 
 def options_of(context: ParseContext) -> Options:

@@ -32,12 +32,14 @@ from integrations.mapping import (
     payload_error,
     people,
     person,
+    phone_call,
     place,
 )
 
 HEADER = "calendly-webhook-signature"
 TOLERANCE = timedelta(minutes=3)
 HANDLED = frozenset({"invitee.created", "invitee.canceled"})
+PHONE_CALLERS = {"outbound_call": "host", "inbound_call": "booker"}  # location type → who dials
 _STAMP = re.compile(r"^\d{1,12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _URI_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -209,9 +211,13 @@ def _full_name(invitee: Invitee) -> str | None:
 
 
 def _where(location: Location | None) -> tuple[str | None, str | None]:
-    """(physical place, meeting link): conference types carry ``join_url``; phone types carry
-    a number that is neither; physical and custom types carry free text."""
+    """(place, meeting link): conference types carry ``join_url``; physical and custom types
+    carry free text; the phone types carry a number in ``location``: the invitee's for
+    ``outbound_call`` (the host calls), the host's for ``inbound_call`` (the invitee calls).
+    The number becomes the place ("Phone call: …"), as the event's only way to meet."""
     if location is None:
         return None, None
+    if location.type in PHONE_CALLERS:
+        return phone_call(location.location, caller=PHONE_CALLERS[location.type]), None
     link = meeting_url(location.join_url) or meeting_url(location.location)
     return place(location.location), link

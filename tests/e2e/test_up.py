@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support import REPO, free_port, gomry_events, wait_for
+from tests.support import (
+    REPO,
+    booking,
+    free_port,
+    gomry_events,
+    secrets_env,
+    signed,
+    tenants_toml,
+    wait_for,
+)
 from worker.demo import demo_secrets
 
 pytestmark = pytest.mark.slow
@@ -59,3 +70,70 @@ def test_up_send_example_status_and_clean_stop(tmp_path: Path) -> None:
         code = up.wait(timeout=60)
     assert code == 0
     assert "bookwire stopped" in (tmp_path / "up.log").read_text()
+
+
+def start_up(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = (tmp_path / "up.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "up"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def up_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWIRE_")}
+    ports = {"INGRESS": free_port(), "SANDBOX": free_port(), "FLOWER": free_port()}
+    env.update({f"BOOKWIRE_{name}_PORT": str(port) for name, port in ports.items()})
+    env["BOOKWIRE_HOME"] = str(tmp_path / "var")
+    return env, ports
+
+
+def test_up_with_a_part_that_cannot_start_says_which_and_fails(tmp_path: Path) -> None:
+    env, ports = up_env(tmp_path)
+    with socket.socket() as taken:  # someone else holds the ingress port
+        taken.bind(("127.0.0.1", ports["INGRESS"]))
+        taken.listen()
+        up = start_up(tmp_path, env)
+        try:
+            code = up.wait(timeout=90)
+        finally:
+            if up.poll() is None:
+                up.send_signal(signal.SIGINT)
+                up.wait(timeout=60)
+    output = (tmp_path / "up.log").read_text()
+    assert code == 3, output
+    assert "bookwire is not up: ingress exited with" in output
+    assert "bookwire is up" not in output
+
+
+def test_up_with_your_own_tenants_file_syncs_through_the_sandbox(tmp_path: Path) -> None:
+    """No BOOKWIRE_SANDBOX_KEYS: the sandbox trusts the keys of the tenants file up runs with."""
+    env, ports = up_env(tmp_path)
+    sandbox = f"http://127.0.0.1:{ports['SANDBOX']}"
+    (tmp_path / "tenants.toml").write_text(tenants_toml(sandbox), encoding="utf-8")
+    secrets = {**secrets_env(), "TEST_GOMRY_KEY": "my-own-gomry-key"}
+    (tmp_path / "secrets.env").write_text(
+        "".join(f'{k}="{v}"\n' for k, v in secrets.items()), encoding="utf-8"
+    )
+    env["BOOKWIRE_TENANTS_FILE"] = str(tmp_path / "tenants.toml")
+    env["BOOKWIRE_SECRETS_FILE"] = str(tmp_path / "secrets.env")
+    up = start_up(tmp_path, env)
+    try:
+        wait_for(lambda: "bookwire is up" in (tmp_path / "up.log").read_text(), timeout=90)
+        body, headers = signed(booking("own-1"))
+        answer = httpx.post(
+            f"http://127.0.0.1:{ports['INGRESS']}/webhooks/generic/acme",
+            content=body,
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        [event] = wait_for(lambda: gomry_events(sandbox, "my-own-gomry-key"), timeout=30)
+        assert event["name"] == "Zoë Ångström – Summer Launch Party"
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=60)
+    assert code == 0

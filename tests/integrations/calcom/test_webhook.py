@@ -163,7 +163,7 @@ def test_an_app_location_is_never_an_address_the_video_link_is_used() -> None:
         ("integrations:zoom", None, None),
         ("integrations:google:meet", None, None),
         ("inPerson", None, None),
-        ("+49 30 1234567", None, None),
+        ("+49 30 1234567", "Phone call: +49 30 1234567", None),
         ("https://meet.example.com/booth", None, "https://meet.example.com/booth"),
         ("http://insecure.example.com/room", None, None),
         ("Hotel Adlon, Unter den Linden 77", "Hotel Adlon, Unter den Linden 77", None),

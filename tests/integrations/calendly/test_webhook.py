@@ -235,7 +235,11 @@ def test_tenant_zone_overrides_the_invitee_zone() -> None:
 @pytest.mark.parametrize(
     ("location", "place", "link"),
     [
-        ({"type": "outbound_call", "location": "+1 212 555 0100"}, None, None),
+        (
+            {"type": "outbound_call", "location": "+1 212 555 0100"},
+            "Phone call: the host calls +1 212 555 0100",
+            None,
+        ),
         (
             {"type": "zoom", "join_url": "https://zoom.us/j/123", "status": "pushed"},
             None,

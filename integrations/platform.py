@@ -21,7 +21,7 @@ connection) converges on the same state, never a second event or guest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -102,6 +102,30 @@ class Deliverable:
 
 
 @dataclass(frozen=True)
+class PlatformEvent:
+    """One event as the platform holds it, read back for ``bookwire reconcile``.
+
+    ``reference`` is our booking reference when the event carries one (Gomry: the description's
+    reference line; guest media: ``external_reference``), else ``None``. ``open`` is True while
+    the event is live for guests (not cancelled, closed or hidden). Fields the platform does not
+    hold are ``None``. Guest-list platforms (Gatsby) run events that are not ours: ``guests``
+    maps each guest's platform id to whether the guest is still going (invited or accepted), so
+    the reconciler can look for the booking's people (``LinkedEvent.details``) on it; event
+    platforms leave it ``None``.
+    """
+
+    event_id: str
+    reference: str | None
+    name: str | None
+    start: datetime | None
+    end: datetime | None
+    timezone: str | None
+    location: str | None
+    open: bool
+    guests: Mapping[str, bool] | None = None
+
+
+@dataclass(frozen=True)
 class PlatformContext:
     """What a platform client may share with other processes: the Redis that holds the shared
     rate-limit budget (``None``: an in-process budget, for tests and one-off tools)."""
@@ -134,6 +158,12 @@ class Platform(Protocol):
 
     def fetch_deliverable(self, linked: LinkedEvent) -> Deliverable:
         """Album link, attendance or check-ins, once the event is over."""
+        ...
+
+    def list_events(self, *, since: datetime | None) -> Iterator[PlatformEvent]:
+        """Every event the platform holds for this tenant's credentials, page by page as the
+        platform documents it; with ``since``, events that ended before it may be left out.
+        Read-only: the reconciler compares them with what every booking should have."""
         ...
 
 

@@ -3,7 +3,9 @@
 - ``Authorization: Bearer <token>`` and ``organizationSlug`` on every call: 401 / 400
   ``{"message": ...}``. Data is scoped per organization.
 - ``GET /event``: ``{"events": [...]}``, ``limit`` (default 10) / ``skip``, no totals; past events
-  (``primaryDate`` before now on the platform clock) only with ``includePastEvents=true``.
+  (``primaryDate`` before now on the platform clock) only with ``includePastEvents=true``. The
+  four documented parameters only: another one, a non-integer page or a flag other than
+  ``true``/``false`` is a 400.
 - ``GET|POST|PUT|DELETE /event/{eventId}/guestlist``: ``{"guests": [...]}`` in and out; DELETE
   takes a JSON body and answers ``{"success": true}``. Adding by ``personId`` adds an existing
   person; adding by name/email *always creates a new person* (the docs do not promise to merge by
@@ -45,6 +47,7 @@ RSVP = {
     "Blocked",
 }
 ATTENDANCE = {"Attended", "No Show", None}
+LIST_PARAMS = {"limit", "skip", "includePastEvents", "showOrganizationEvents"}
 PERSON_FIELDS = ("firstName", "lastName", "email", "phoneNumber", "company", "position")
 EVENT_DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -89,13 +92,19 @@ def routes(platform: Platform) -> list[Route]:
         if isinstance(org, Response):
             return org
         query = request.query_params
+        unknown = sorted(set(query) - LIST_PARAMS)
+        if unknown:
+            return _message(400, f"Unknown query parameter: {unknown[0]}")
         try:
             limit, skip = int(query.get("limit", "10")), int(query.get("skip", "0"))
         except ValueError:
             return _message(400, "limit and skip must be integers")
         if limit < 1 or skip < 0:
             return _message(400, "limit must be positive and skip not negative")
-        past = query.get("includePastEvents", "false").lower() == "true"
+        for flag in ("includePastEvents", "showOrganizationEvents"):
+            if query.get(flag, "false") not in ("true", "false"):
+                return _message(400, f"{flag} must be true or false")
+        past = query.get("includePastEvents", "false") == "true"
         now = datetime.fromtimestamp(platform.faults.now(), UTC)
         events = [
             json.loads(row[0])

@@ -11,7 +11,10 @@
   virtual.
 - Unknown fields: 400. PATCH needs at least one field, replaces ``venue`` whole, and requires
   end strictly after start with matching zones. There is no DELETE.
-- Lists paginate with ``page``/``page_size`` (1–200).
+- Lists paginate with ``page``/``page_size`` (1–200); any other query parameter is a 400 (the
+  list filters are undocumented, so none is accepted).
+- Sandbox only, to plant drift by hand: ``DELETE /_sandbox/gomry/events/{id}`` (deleted in the
+  dashboard), ``POST /_sandbox/gomry/events/{id}/copies`` ``{"count"?, "fields"?}`` (copies).
 - Ticket classes (the automatic General Admission) and attendees with check-in live in
   ``sandbox.gomry_tickets``.
 """
@@ -59,6 +62,7 @@ PATCH_FIELDS = {
     "registration_status",
     "require_approval",
 }
+LIST_PARAMS = {"page", "page_size"}
 WALL_CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 
@@ -102,6 +106,15 @@ def routes(platform: Platform) -> list[Route]:
         injected = await platform.inject(request)
         if injected:
             return injected
+        unknown = sorted(set(request.query_params) - LIST_PARAMS)
+        if unknown:  # filters are undocumented: refuse rather than silently ignore (inferred)
+            return JSONResponse(
+                {
+                    "error": "Invalid query parameters",
+                    "details": {"fieldErrors": {unknown[0]: ["Unrecognized key"]}},
+                },
+                status_code=400,
+            )
         try:
             page = int(request.query_params.get("page", "1"))
             size = int(request.query_params.get("page_size", "50"))
@@ -171,7 +184,36 @@ def routes(platform: Platform) -> list[Route]:
             return dropped_response()
         return JSONResponse({"data": doc})
 
+    async def plant_delete(request: Request) -> Response:
+        """Sandbox only: the event is deleted by hand in the dashboard."""
+        gone = platform.db.execute(
+            "DELETE FROM gomry_events WHERE id=?", (request.path_params["event_id"],)
+        ).rowcount
+        return JSONResponse({"deleted": gone}, status_code=200 if gone else 404)
+
+    async def plant_copy(request: Request) -> Response:
+        """Sandbox only: ``count`` copies of the event (new ids, ``fields`` merged over the
+        original), as a hand-made duplicate in the dashboard would be."""
+        row = platform.db.execute(
+            "SELECT api_key, doc FROM gomry_events WHERE id=?", (request.path_params["event_id"],)
+        ).fetchone()
+        if row is None:
+            return _error(404, "Event not found")
+        given = json.loads(await request.body() or b"{}")
+        made = []
+        for _ in range(int(given.get("count", 1))):
+            doc = {**json.loads(row[1]), **given.get("fields", {}), "id": _new_id()}
+            platform.db.execute(
+                "INSERT INTO gomry_events(id, api_key, doc) VALUES (?, ?, ?)",
+                (doc["id"], row[0], json.dumps(doc)),
+            )
+            made.append(doc["id"])
+        platform.db.commit()
+        return JSONResponse({"ids": made}, status_code=201)
+
     return [
+        Route("/_sandbox/gomry/events/{event_id}", plant_delete, methods=["DELETE"]),
+        Route("/_sandbox/gomry/events/{event_id}/copies", plant_copy, methods=["POST"]),
         Route("/api/v1/events", create, methods=["POST"]),
         Route("/api/v1/events", list_events, methods=["GET"]),
         Route("/api/v1/events/{event_id}", get_event, methods=["GET"]),
@@ -226,7 +268,7 @@ def _create(platform: Platform, key: str, body: dict[str, Any]) -> tuple[int, di
     now = _iso(platform.faults.now())
     virtual = location.startswith("https://")
     doc = {
-        "id": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20)),
+        "id": _new_id(),
         "name": name,
         "status": "active",
         "registration_status": "open",
@@ -330,6 +372,10 @@ def _instant(value: Any, field: str) -> tuple[datetime, str]:
             raise ValidationFailed(f"{field}.utc", "Local time is ambiguous in this time zone")
         raise ValidationFailed(f"{field}.utc", "Local time does not exist in this time zone")
     return local.astimezone(UTC), str(tz)
+
+
+def _new_id() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20))
 
 
 def _load(platform: Platform, key: str, event_id: str) -> dict[str, Any] | None:

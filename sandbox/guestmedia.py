@@ -1,8 +1,11 @@
 """A guest-media provider (branded event, QR sign, album) per docs/guest-media-contract.md.
 
 Routes under ``/guestmedia/v1``; ``POST /guestmedia/_sandbox/events/{id}/end`` ends an event now
-and attaches an album. Status is computed on read from the platform clock (``clock_offset_s``):
-scheduled → live at ``starts_at`` → ended at ``ends_at`` (album link appears) unless cancelled.
+and attaches an album; ``DELETE /guestmedia/_sandbox/events/{id}`` and ``POST
+/guestmedia/_sandbox/events/{id}/copies`` (``{"count"?, "fields"?}``) plant drift by hand.
+Status is computed on read from the platform clock (``clock_offset_s``): scheduled → live at
+``starts_at`` → ended at ``ends_at`` (album link appears) unless cancelled. ``GET /events``
+pages with ``limit`` (1–100) and ``next_cursor``; unknown query parameters are a 400.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ BRANDING = ("logo_url", "primary_color", "secondary_color", "custom_domain", "qr
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 DEFAULT_HOST = "media.sandbox.test"
+LIST_PARAMS = {"limit", "cursor", "ends_after", "external_reference"}
 
 
 class Invalid(Exception):
@@ -81,18 +85,33 @@ def routes(platform: Platform) -> list[Route]:
         )
 
     async def find(request: Request) -> Response:
+        """``GET /events``: oldest first, ``limit`` (1–100) per page, ``next_cursor`` to go on;
+        ``external_reference`` and ``ends_after`` filter."""
         key = await guard(request)
         if isinstance(key, Response):
             return key
-        reference = request.query_params.get("external_reference")
-        if not reference:
-            return _error(400, "validation_failed", "external_reference is required")
-        rows = platform.db.execute(
-            "SELECT doc FROM guestmedia_events WHERE api_key=? AND reference=? "
-            "ORDER BY rowid LIMIT 100",
-            (key, reference),
-        ).fetchall()
-        return JSONResponse({"events": [_view(platform, json.loads(r[0])) for r in rows]})
+        try:
+            query = _list_query(request)
+        except Invalid as exc:
+            return JSONResponse(_error_body(exc), status_code=exc.status)
+        sql = "SELECT rowid, doc FROM guestmedia_events WHERE api_key=? AND rowid>?"
+        args: list[Any] = [key, query["after"]]
+        if query["reference"] is not None:
+            sql, args = sql + " AND reference=?", [*args, query["reference"]]
+        found: list[dict[str, Any]] = []
+        last = query["after"]
+        for rowid, doc in platform.db.execute(sql + " ORDER BY rowid", args):
+            event = json.loads(doc)
+            if query["ends_after"] and _instant(event, "ends_at") < query["ends_after"]:
+                continue
+            if len(found) == query["limit"]:
+                break
+            found.append(_view(platform, event))
+            last = rowid
+        else:
+            last = None
+        cursor = str(last) if last is not None and found else None
+        return JSONResponse({"events": found, "next_cursor": cursor})
 
     async def one(request: Request) -> Response:
         key = await guard(request)
@@ -132,12 +151,63 @@ def routes(platform: Platform) -> list[Route]:
         _save(platform, doc)
         return JSONResponse({"event": _view(platform, doc)})
 
+    async def plant_delete(request: Request) -> Response:
+        """Sandbox only: the event is deleted by hand at the provider."""
+        gone = platform.db.execute(
+            "DELETE FROM guestmedia_events WHERE id=?", (request.path_params["event_id"],)
+        ).rowcount
+        return JSONResponse({"deleted": gone}, status_code=200 if gone else 404)
+
+    async def plant_copy(request: Request) -> Response:
+        """Sandbox only: ``count`` copies of the event (new ids, ``fields`` merged over it)."""
+        row = platform.db.execute(
+            "SELECT api_key, doc FROM guestmedia_events WHERE id=?",
+            (request.path_params["event_id"],),
+        ).fetchone()
+        if row is None:
+            return _error(404, "not_found", "Event not found")
+        given = json.loads(await request.body() or b"{}")
+        made = []
+        for _ in range(int(given.get("count", 1))):
+            doc = {
+                **json.loads(row[1]),
+                **given.get("fields", {}),
+                "id": "gm_" + secrets.token_hex(6),
+            }
+            platform.db.execute(
+                "INSERT INTO guestmedia_events(id, api_key, reference, doc) VALUES (?, ?, ?, ?)",
+                (doc["id"], row[0], doc.get("external_reference"), json.dumps(doc)),
+            )
+            made.append(doc["id"])
+        return JSONResponse({"ids": made}, status_code=201)
+
     return [
+        Route("/guestmedia/_sandbox/events/{event_id}", plant_delete, methods=["DELETE"]),
+        Route("/guestmedia/_sandbox/events/{event_id}/copies", plant_copy, methods=["POST"]),
         Route("/guestmedia/_sandbox/events/{event_id}/end", end_now, methods=["POST"]),
         Route("/guestmedia/v1/events", create, methods=["POST"]),
         Route("/guestmedia/v1/events", find, methods=["GET"]),
         Route("/guestmedia/v1/events/{event_id}", one, methods=["GET", "PATCH"]),
     ]
+
+
+def _list_query(request: Request) -> dict[str, Any]:
+    query = request.query_params
+    unknown = sorted(set(query) - LIST_PARAMS)
+    if unknown:
+        raise Invalid(unknown[0], "unknown query parameter")
+    try:
+        limit = int(query.get("limit", "100"))
+        after = int(query.get("cursor", "0"))
+    except ValueError:
+        raise Invalid("limit", "limit and cursor must be integers") from None
+    if not 1 <= limit <= 100:
+        raise Invalid("limit", "between 1 and 100")
+    ends_after = _instant(dict(query), "ends_after") if "ends_after" in query else None
+    reference = query.get("external_reference")
+    if reference is not None and not reference:
+        raise Invalid("external_reference", "must not be empty")
+    return {"limit": limit, "after": after, "ends_after": ends_after, "reference": reference}
 
 
 def _new_event(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:

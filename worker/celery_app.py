@@ -55,6 +55,10 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "bookwire.sweep_ended_events",
                 "schedule": settings.portal_sweep_interval,
             },
+            "reconcile": {  # platform against bookings: drift (docs/operations.md)
+                "task": "bookwire.reconcile",
+                "schedule": settings.reconcile_interval,
+            },
         },
         bookwire_max_countdown=min(settings.retry_backoff_max, half),
     )

@@ -27,6 +27,7 @@ def collect(rt: Runtime, *, now: datetime | None = None) -> bytes:
     up = Gauge("bookwire_state_up", "1 when this part could be read.", ["part"], registry=registry)
     up.labels("broker").set(_broker(rt, registry))
     up.labels("store").set(_store(rt, registry, now))
+    _drift(rt, registry)
     return generate_latest(registry)
 
 
@@ -47,6 +48,36 @@ def _broker(rt: Runtime, registry: CollectorRegistry) -> int:
     registry.register(depth)
     registry.register(unacked)
     return 1
+
+
+def _drift(rt: Runtime, registry: CollectorRegistry) -> None:
+    """What the last ``bookwire reconcile`` of each tenant found, summed (labels: kind and
+    platform kind; tenants stay out). Left out until a reconcile has run."""
+    from worker.reconcile import drift_counts
+
+    items = Gauge(
+        "bookwire_drift_items",
+        "Drift the last reconcile found (missing, duplicate, stale, open_but_cancelled, "
+        "orphan), by kind and platform kind.",
+        ["kind", "platform"],
+        registry=None,
+    )
+    checked = Gauge(
+        "bookwire_drift_checked_timestamp_seconds",
+        "When the least recently reconciled tenant was last reconciled.",
+        registry=None,
+    )
+    try:
+        counts, oldest = drift_counts(rt)
+    except Exception:
+        return
+    if oldest is None:
+        return
+    for (platform, kind), count in counts.items():
+        items.labels(kind, platform).set(count)
+    checked.set(oldest)
+    registry.register(items)
+    registry.register(checked)
 
 
 def _store(rt: Runtime, registry: CollectorRegistry, now: datetime) -> int:

@@ -170,6 +170,11 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
                 }
                 for f in failures
             ],
+            # what the last ``bookwire reconcile`` found on the platform, while it is open
+            "drift": next(
+                (f.reason for f in failures if f.stage == "reconcile" and f.resolved_at is None),
+                None,
+            ),
             "portal_delivery": _portal(portal[-1]) if portal else None,
             "timeline": sorted(
                 _story(booking, link, deliveries, carried, attempts, failures)
@@ -177,6 +182,22 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
                 key=lambda line: datetime.fromisoformat(line.split(" ", 1)[0]),
             ),
         }
+
+
+def drift_lines(rt: Runtime, *, limit: int = 1000) -> list[str]:
+    """One line per booking the last ``bookwire reconcile`` found drifted (open ``reconcile``
+    failure records): ids, kinds and field names, no personal data."""
+    with rt.store.transaction() as session:
+        rows = session.scalars(
+            select(Failure)
+            .where(Failure.stage == "reconcile", Failure.resolved_at.is_(None))
+            .order_by(Failure.booking_id)
+            .limit(limit)
+        ).all()
+        return [
+            f"#{f.booking_id} {f.tenant}:{f.source} since {f.first_seen.isoformat()}: {f.reason}"
+            for f in rows
+        ]
 
 
 def _story(

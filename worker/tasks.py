@@ -27,6 +27,7 @@ from worker.celery_app import app
 from worker.failures import PermanentFailure, open_failure
 from worker.portal import deliver as portal_deliver
 from worker.portal import schedule as portal_schedule
+from worker.reconcile import sweep as reconcile_sweep
 from worker.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,13 @@ def check_outcomes() -> int:
 def sweep_ended_events() -> int:
     """Queue the portal delivery of every event that ended a grace period ago (no ETAs)."""
     return portal_schedule.sweep(runtime.current(), now=datetime.now(UTC))
+
+
+@app.task(name="bookwire.reconcile")
+def reconcile_platforms() -> int:
+    """Compare what every platform holds with every booking; drift becomes ``reconcile``
+    failure records and gauges (repaired when ``reconcile_repair`` is on)."""
+    return reconcile_sweep(runtime.current(), now=datetime.now(UTC))
 
 
 @app.task(name="bookwire.deliver_event", bind=True, max_retries=None, throws=(PermanentFailure,))

@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -38,6 +39,7 @@ from integrations.platform import (
     EventSpec,
     LinkedEvent,
     PlatformContext,
+    PlatformEvent,
     split_name,
 )
 from integrations.ratelimit import SharedLimiter, host_scope
@@ -45,6 +47,7 @@ from integrations.ratelimit import SharedLimiter, host_scope
 TARGET = "gatsby"
 SLUG_TTL_S = 300.0
 ATTENDED = {"Attended": True, "No Show": False}
+GOING = ("Invited", "Accepted")  # RSVPs that still hold a place on the event
 
 
 class GatsbyPlatform:
@@ -107,6 +110,38 @@ class GatsbyPlatform:
             if g.personId in ours
         )
         return Deliverable(ready=True, status="guest-list", attendees=records)
+
+    def list_events(self, *, since: datetime | None) -> Iterator[PlatformEvent]:
+        """Every event of the organisation with its guest list, for the reconciler: ``GET
+        /event`` paged with ``limit``/``skip`` (past ones too, ``includePastEvents``), then each
+        event's guest list. A guest still ``Invited`` or ``Accepted`` is going. With ``since``,
+        events dated over a day before it are left out (Gatsby events carry only a start)."""
+        limit, skip = self._options.page_size, 0
+        while True:
+            params = {"limit": limit, "skip": skip, "includePastEvents": "true"}
+            params["showOrganizationEvents"] = "true"
+            events = parse_body(
+                TARGET, EventList, self._call("GET", "/event", params=params)
+            ).events
+            for event in events:
+                start = _instant(event.primaryDate)
+                if since is not None and start is not None and start < since - timedelta(days=1):
+                    continue
+                guests = {g.personId: g.rsvpStatus in GOING for g in self._guestlist(event.eventId)}
+                yield PlatformEvent(
+                    event_id=event.eventId,
+                    reference=None,
+                    name=event.name,
+                    start=start,
+                    end=None,
+                    timezone=event.timezone,
+                    location=event.locationAddress or event.locationName,
+                    open=True,
+                    guests=guests,
+                )
+            if len(events) < limit:
+                return
+            skip += limit
 
     # -- guests ----------------------------------------------------------------------------
 
@@ -234,3 +269,14 @@ def _key(email: str) -> str:
 def _guests(linked: LinkedEvent) -> Mapping[str, str]:
     guests = linked.details.get("guests")
     return guests if isinstance(guests, Mapping) else {}
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An ISO 8601 time as an aware instant (UTC when it names no offset)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

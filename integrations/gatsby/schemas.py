@@ -57,6 +57,8 @@ class GatsbyEvent(BaseModel):
     primarySlug: str | None = None
     primaryDate: str | None = None
     timezone: str | None = None
+    locationName: str | None = None
+    locationAddress: str | None = None
 
 
 class EventList(BaseModel):

@@ -21,6 +21,7 @@ Semantics that matter (seed 001, gomry.md):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -48,6 +49,7 @@ from integrations.platform import (
     EventSpec,
     LinkedEvent,
     PlatformContext,
+    PlatformEvent,
     split_name,
 )
 from integrations.ratelimit import SharedLimiter, host_scope
@@ -128,6 +130,28 @@ class GomryPlatform:
             for a in self._pages(AttendeePage, path, status="valid,checked_in")
         )
         return Deliverable(ready=True, status=event.status or "active", attendees=records)
+
+    def list_events(self, *, since: datetime | None) -> Iterator[PlatformEvent]:
+        """Every event of the organisation, for the reconciler: ``GET /events`` paged with
+        ``page``/``page_size`` (gomry.md §3.3). Its filters are not documented, so ``since``
+        is applied here: events that ended before it are left out."""
+        for event in self._pages(EventPage, "/events"):
+            start = _instant(event.start.utc)
+            end = _instant(event.end.utc) if event.end else None
+            last = end or start
+            if since is not None and last is not None and last < since:
+                continue
+            venue = event.venue.address if event.venue else None
+            yield PlatformEvent(
+                event_id=event.id,
+                reference=_reference(event.description),
+                name=event.name,
+                start=start,
+                end=end,
+                timezone=event.start.timezone,
+                location=event.meeting_url if event.is_virtual else venue,
+                open=event.registration_status != "closed" and event.status != "cancelled",
+            )
 
     # -- event fields ----------------------------------------------------------------------
 
@@ -292,6 +316,15 @@ def event_zone(start: datetime, end: datetime, timezone: str) -> str:
 def reference_line(reference: str) -> str:
     """The line in the event description that lets ``find_event`` recognise our event."""
     return f"Booking reference: {reference}"
+
+
+REFERENCE = re.compile(r"^Booking reference: (bw-[0-9a-f]{32})$", re.MULTILINE)
+
+
+def _reference(description: str | None) -> str | None:
+    """The booking reference in an event description (``reference_line``), if there is one."""
+    found = REFERENCE.search(description or "")
+    return found[1] if found else None
 
 
 def _moved(current: GomryEvent, spec: EventSpec) -> bool:

@@ -12,6 +12,7 @@ docs/guest-media-contract.md. A real provider speaking that contract needs only 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,12 +23,19 @@ from integrations.branding import truncate
 from integrations.errors import ConfigurationError
 from integrations.guestmedia.schemas import EventEnvelope, EventList, GuestMediaOptions, MediaEvent
 from integrations.http import call, parse_body
-from integrations.platform import Deliverable, EventSpec, LinkedEvent, PlatformContext
+from integrations.platform import (
+    Deliverable,
+    EventSpec,
+    LinkedEvent,
+    PlatformContext,
+    PlatformEvent,
+)
 from integrations.ratelimit import SharedLimiter, host_scope
 
 TARGET = "guestmedia"
 QR_TEXT_MAX = 80
 DESCRIPTION_MAX = 2000
+PAGE_SIZE = 100  # the contract's largest page
 
 
 class GuestMediaPlatform:
@@ -79,6 +87,30 @@ class GuestMediaPlatform:
         event = self._get(linked.event_id)
         ready = event.status == "ended" and bool(event.album_url)
         return Deliverable(ready=ready, status=event.status, album_url=event.album_url)
+
+    def list_events(self, *, since: datetime | None) -> Iterator[PlatformEvent]:
+        """Every event of this key, for the reconciler: ``GET /events`` paged with ``limit`` and
+        ``cursor`` (``next_cursor``); with ``since``, only events ending at or after it
+        (``ends_after``)."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        if since is not None:
+            params["ends_after"] = since.astimezone(UTC).replace(microsecond=0).isoformat()
+        while True:
+            page = parse_body(TARGET, EventList, self._call("GET", "/events", params=params))
+            for event in page.events:
+                yield PlatformEvent(
+                    event_id=event.id,
+                    reference=event.external_reference,
+                    name=event.name,
+                    start=_instant(event.starts_at),
+                    end=_instant(event.ends_at),
+                    timezone=event.timezone,
+                    location=None,  # the contract's events have no place
+                    open=event.status in ("scheduled", "live"),
+                )
+            if not page.next_cursor:
+                return
+            params = {**params, "cursor": page.next_cursor}
 
     def _get(self, event_id: str) -> MediaEvent:
         return parse_body(TARGET, EventEnvelope, self._call("GET", f"/events/{event_id}")).event

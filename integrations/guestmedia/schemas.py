@@ -42,3 +42,4 @@ class EventEnvelope(BaseModel):
 
 class EventList(BaseModel):
     events: list[MediaEvent]
+    next_cursor: str | None = None  # listing: the next page, if any

@@ -155,7 +155,7 @@ def test_fault_knobs_answer_before_doing_any_work(
     assert create(sandbox).status_code == status
     httpx.post(f"{sandbox.url}/_sandbox/faults", json={"error_rate": 0.0})
     found = send(sandbox, "GET", "/v1/events", params={"external_reference": "bw-123"})
-    assert found.json() == {"events": []}
+    assert found.json() == {"events": [], "next_cursor": None}
 
 
 def test_drop_commits_then_breaks_the_connection_and_the_key_replays(

@@ -1,0 +1,191 @@
+"""``bookwire reconcile`` against the sandbox platforms as real HTTP servers: drift planted by
+hand on the platform is found by kind, repaired, and a second run finds nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.integrations.platforms import cancel, faults, submit
+from tests.support import GOMRY_KEY, ServerThread, gomry_events
+from worker import reconcile, state_metrics, sync
+from worker.runtime import Runtime
+from worker.store.models import EventLink, Failure
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+GOMRY = {"X-API-KEY": GOMRY_KEY}
+
+
+def synced(runtime: Runtime, *booking_ids: str, **fields: Any) -> list[int]:
+    ids = [submit(runtime, b, **fields) for b in booking_ids]
+    results = sync.sync_bookings(runtime, ids, now=NOW)
+    assert all(isinstance(r, sync.SyncResult) for r in results.values()), results
+    return ids
+
+
+def event_of(runtime: Runtime, booking_id: int) -> str:
+    with runtime.store.transaction() as session:
+        link = session.get(EventLink, booking_id)
+        assert link is not None
+        return link.event_id
+
+
+def kinds(report: reconcile.Report) -> list[tuple[str, int | None]]:
+    return sorted((str(d.kind), d.booking_id) for d in report.drift)
+
+
+def run(runtime: Runtime, **kw: Any) -> reconcile.Report:
+    return reconcile.reconcile(runtime, now=NOW, **kw)
+
+
+def open_reconcile_failures(runtime: Runtime) -> dict[int | None, str]:
+    with runtime.store.transaction() as session:
+        rows = session.scalars(
+            select(Failure).where(Failure.stage == "reconcile", Failure.resolved_at.is_(None))
+        )
+        return {f.booking_id: f.reason for f in rows}
+
+
+def drift_gauge(runtime: Runtime, kind: str, platform: str = "gomry") -> float:
+    text = state_metrics.collect(runtime, now=NOW).decode()
+    line = f'bookwire_drift_items{{kind="{kind}",platform="{platform}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+# -- Gomry (the default test tenant) ---------------------------------------------------------
+
+
+def test_after_a_normal_run_there_is_no_drift(runtime: Runtime, sandbox: ServerThread) -> None:
+    ids = synced(runtime, "r-1", "r-2", "r-3")
+    cancel(runtime, "r-3", "2026-06-02T00:00:00Z")
+    sync.sync_bookings(runtime, ids, now=NOW)
+    report = run(runtime)
+    assert report.drift == [] and report.errors == {}
+    assert (report.bookings, report.events) == (3, 3)
+    assert report.clean
+
+
+def test_gomry_drift_planted_by_hand_is_found_repaired_and_gone(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    moved, copied, reopened, deleted, fine = synced(
+        runtime, "g-moved", "g-copied", "g-reopened", "g-deleted", "g-fine"
+    )
+    cancel(runtime, "g-reopened", "2026-06-02T00:00:00Z")
+    sync.sync_bookings(runtime, [reopened], now=NOW)
+    api = f"{sandbox.url}/api/v1/events"
+    # by hand, in the dashboard: a new time, a copy, re-opened after the cancel, a deletion
+    moved_event = event_of(runtime, moved)
+    later = {"utc": "2026-07-15T20:00", "timezone": "America/New_York"}
+    httpx.patch(f"{api}/{moved_event}", json={"start": later}, headers=GOMRY).raise_for_status()
+    copy = httpx.post(f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, copied)}/copies")
+    [copy_id] = copy.json()["ids"]
+    body = {"registration_status": "open", "is_private": False}
+    httpx.patch(f"{api}/{event_of(runtime, reopened)}", json=body, headers=GOMRY)
+    deleted_event = event_of(runtime, deleted)
+    httpx.delete(f"{sandbox.url}/_sandbox/gomry/events/{deleted_event}").raise_for_status()
+
+    found = run(runtime)
+    assert kinds(found) == [
+        ("duplicate", copied),
+        ("missing", deleted),
+        ("open_but_cancelled", reopened),
+        ("stale", moved),
+    ]
+    by_kind = {str(d.kind): d for d in found.drift}
+    assert by_kind["duplicate"].event_id == copy_id
+    assert by_kind["stale"].detail == "differs: start"
+    assert by_kind["missing"].event_id == deleted_event
+    assert set(open_reconcile_failures(runtime)) == {copied, deleted, reopened, moved}
+    assert drift_gauge(runtime, "stale") == 1.0
+
+    # a day later (ours and the platform's): the create's 24 h idempotency window is over
+    later = datetime.now(UTC) + timedelta(hours=25)
+    faults(sandbox, clock_offset_s=25 * 3600)
+    repaired = reconcile.reconcile(runtime, now=later, repair=True)
+    assert all(d.repaired for d in repaired.drift), [d.repair for d in repaired.drift]
+
+    after = reconcile.reconcile(runtime, now=later)
+    assert after.drift == [] and after.clean
+    assert open_reconcile_failures(runtime) == {}
+    assert drift_gauge(runtime, "stale") == 0.0
+    events = {e["id"]: e for e in gomry_events(sandbox.url)}
+    assert events[moved_event]["start"]["utc"] == "2026-07-15T22:00:00.000Z"
+    assert events[copy_id]["registration_status"] == "closed"
+    assert event_of(runtime, deleted) != deleted_event  # made again, through sync
+    assert len(events) == 6 and fine
+
+
+def test_a_deleted_event_inside_the_idempotency_window_is_not_claimed_repaired(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    [booking_id] = synced(runtime, "g-window")
+    event_id = event_of(runtime, booking_id)
+    httpx.delete(f"{sandbox.url}/_sandbox/gomry/events/{event_id}").raise_for_status()
+    [item] = run(runtime, repair=True).drift
+    assert (item.kind, item.repaired) == ("missing", False)
+    assert item.repair is not None and item.repair.startswith("deferred")
+    assert [str(d.kind) for d in run(runtime).drift] == ["missing"]  # still honest
+    with runtime.store.transaction() as session:  # and the booking was left as it was
+        link = session.get(EventLink, booking_id)
+        assert link is not None and link.event_id == event_id
+
+
+def test_orphans_are_reported_and_never_touched(runtime: Runtime, sandbox: ServerThread) -> None:
+    [booking_id] = synced(runtime, "g-orphan")
+    stranger = "Party\n\nBooking reference: bw-" + "0" * 32
+    body = {"fields": {"description": stranger}}
+    url = f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}/copies"
+    [orphan] = httpx.post(url, json=body).json()["ids"]
+    report = run(runtime, repair=True)
+    assert kinds(report) == [("orphan", None)]
+    assert report.drift[0].event_id == orphan and not report.clean
+    event = next(e for e in gomry_events(sandbox.url) if e["id"] == orphan)
+    assert event["registration_status"] == "open"
+
+
+def test_listing_pages_through_more_events_than_one_page(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    [booking_id] = synced(runtime, "g-paged")
+    fields = {"fields": {"description": "someone else's event"}}
+    url = f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}/copies"
+    httpx.post(url, json={"count": 230, **fields}).raise_for_status()
+    url_last = f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}/copies"
+    httpx.post(url_last).raise_for_status()  # a copy of ours on the second page
+    report = run(runtime)
+    assert report.events == 232
+    assert kinds(report) == [("duplicate", booking_id)]
+
+
+def test_since_leaves_out_events_that_ended_before_it(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    [booking_id] = synced(runtime, "g-since")
+    httpx.delete(f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}")
+    assert run(runtime, since=datetime(2026, 8, 1, tzinfo=UTC)).drift == []
+    assert len(run(runtime, since=datetime(2026, 7, 1, tzinfo=UTC)).drift) == 1
+
+
+def test_unknown_tenant_is_a_lookup_error(runtime: Runtime) -> None:
+    with pytest.raises(LookupError):
+        run(runtime, tenant="nobody")
+
+
+def test_report_json_is_machine_readable_and_has_no_personal_data(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    [booking_id] = synced(runtime, "g-json")
+    httpx.delete(f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}")
+    text = json.dumps(run(runtime).as_dict())
+    data = json.loads(text)
+    assert data["counts"]["missing"] == 1 and data["clean"] is False
+    assert data["drift"][0]["booking_id"] == booking_id
+    assert "Zoë" not in text and "zoe@example.com" not in text
+    assert "Zoë" not in open_reconcile_failures(runtime)[booking_id]

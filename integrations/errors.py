@@ -9,6 +9,7 @@
     └── PlatformError         a call to an outside system failed
         ├── TransientError    timeouts, dropped connections, 5xx, 429, 409 in progress: retry
         └── PermanentError    any other 4xx: never retried, becomes a failure record
+            └── CreateRefused the platform refused a create: nothing was made with its key
 
 Messages never carry secrets or personal data: they name fields, statuses and ids only.
 """
@@ -57,3 +58,11 @@ class TransientError(PlatformError):
 
 class PermanentError(PlatformError):
     """The outside system refused the request; the message is the platform's own."""
+
+
+class CreateRefused(PermanentError):
+    """A create answered 4xx: the platform made no event with this ``Idempotency-Key``.
+
+    Platforms replay a key's answer (refusals too) for 24 h, so the next create of the booking
+    needs the booking's next key. A 422 to a key reused with another body (Stripe, the IETF
+    Idempotency-Key draft) is one as well: the worker then looks the event up by reference."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from integrations.errors import (
     ConfigurationError,
+    CreateRefused,
     PermanentError,
     PlatformError,
     TransientError,
@@ -60,6 +61,18 @@ def recording(recorder: Recorder) -> Iterator[None]:
         yield
     finally:
         _recorder.reset(token)
+
+
+@contextlib.contextmanager
+def refusing_create() -> Iterator[None]:
+    """Around a create's POST: a refusal (4xx) is a ``CreateRefused``, which tells the worker
+    that the platform made no event with that request's ``Idempotency-Key``."""
+    try:
+        yield
+    except CreateRefused:
+        raise
+    except PermanentError as exc:
+        raise CreateRefused(str(exc), status=exc.status) from exc
 
 
 def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -138,6 +138,9 @@ class Platform(Protocol):
 
     slug: ClassVar[str]
     name_max: ClassVar[int]
+    # True: a create is made safe to repeat by its Idempotency-Key (for 24 h), and after that by
+    # ``find_event``. False: a create is repeatable at any time by itself (Gatsby's guest list).
+    keyed_creates: ClassVar[bool]
 
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         """First sync of a booking: create its event (guest lists: add its people)."""

@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+KEY_REUSE = ("replay", "refuse")
+
 
 @dataclass
 class Faults:
@@ -17,6 +19,7 @@ class Faults:
     drop_rate: float = 0.0  # share of writes that commit, then drop the connection
     clock_offset_s: float = 0.0  # moves the platform's clock (expire idempotency keys)
     rate_limit: int = 0  # requests per 10 s per client IP; 0 = off
+    key_reuse: str = "replay"  # an Idempotency-Key reused with another body: replay | refuse (422)
     seed: int | None = None
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -28,6 +31,8 @@ class Faults:
         for key, value in values.items():
             if key == "counters" or not hasattr(self, key):
                 raise KeyError(key)
+            if key == "key_reuse" and value not in KEY_REUSE:
+                raise ValueError(f"key_reuse must be one of {', '.join(KEY_REUSE)}")
             setattr(self, key, value)
         if "seed" in values:
             self._random = random.Random(self.seed)

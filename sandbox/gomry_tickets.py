@@ -112,6 +112,8 @@ def routes(platform: Platform) -> list[Route]:
             key=request.headers.get("idempotency-key"),
             run=run,
             in_progress=lambda: _error(409, "idempotent_request_in_progress"),
+            reused=lambda: _error(422, "idempotency_key_reused"),
+            request_body=await request.body(),
         )
 
     async def one_attendee(request: Request) -> Response:

@@ -5,9 +5,20 @@ like (``version``) and how far the platform has caught up (``applied_version``),
 gap. Running it twice, concurrently or after a crash converges on the same single event:
 
 - a per-booking lock serialises workers; the holder loops until nothing is pending;
-- the first create carries ``Idempotency-Key`` derived from the booking id, so a crash between
-  the platform's answer and our commit replays the same event instead of making a second;
+- before any platform call a round commits its write-ahead intents (``worker.intents``), one
+  statement for the whole batch; the outcomes commit with the event links afterwards;
+- the first create carries an ``Idempotency-Key`` derived from the booking id, so a crash
+  between the platform's answer and our commit replays the same event instead of a second;
+- a create whose intent is ambiguous means "an event may exist, at an unknown version": it is
+  replayed (inside the platform's key window) or looked up by reference (after it) and brought
+  to the booking's *latest* state before the version counts as applied; a replayed create is
+  never taken to mean the platform holds what we sent this time;
+- a cancellation never concludes "nothing to cancel" from a missing link while a create intent
+  is ambiguous: it finds the event that create may have made, and cancels it;
 - the unique ``event_links`` row records the event once, keyed by booking.
+
+Crash points (``worker.crashpoints``) mark each step; the crash-point tests kill a real process
+at every one of them.
 """
 
 from __future__ import annotations
@@ -15,33 +26,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, Connection, Executable, bindparam, func, select, update
+from sqlalchemy import BindParameter, Connection, Executable, bindparam, select, update
 
 from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
-from integrations.errors import ConfigurationError
+from integrations.errors import ConfigurationError, CreateRefused
 from integrations.http import Attempt, recording
 from integrations.platform import LinkedEvent, Platform, event_spec
 from worker import attempts as attempts_store
-from worker import failures, observe
+from worker import crashpoints, failures, intents, observe
+from worker.intents import History, Operation
 from worker.runtime import Runtime
 from worker.store.db import upsert_insert
-from worker.store.models import Attempt as AttemptRow
 from worker.store.models import Booking, EventLink, Failure, table
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 5
-# Platforms replay an Idempotency-Key for 24 h; past this age we no longer rely on it.
-IDEMPOTENCY_WINDOW_MARGIN = timedelta(hours=23)
+
+
+class SyncOutcome(StrEnum):
+    created = "created"
+    recovered = "recovered"  # an earlier create's event, found and brought up to date
+    updated = "updated"
+    cancelled = "cancelled"
+    up_to_date = "up-to-date"
+    busy = "busy"  # another worker holds the booking
+    missing = "missing"  # no such booking
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    outcome: str  # created | recovered | updated | cancelled | up-to-date | busy | missing
+    outcome: SyncOutcome
     event_id: str | None = None
 
 
@@ -57,21 +77,21 @@ def sync_booking(rt: Runtime, booking_id: int, *, now: datetime) -> SyncResult:
 
 
 def sync_bookings(rt: Runtime, booking_ids: Sequence[int], *, now: datetime) -> dict[int, Outcome]:
-    """Sync many bookings together: one lock round trip, one read and one write transaction
-    per round for all of them. Each booking's outcome is its own: one booking's error (returned,
-    not raised) never holds up the others.
+    """Sync many bookings together: one lock round trip, one read and two write transactions
+    (intents, then outcomes) per round for all of them. Each booking's outcome is its own: one
+    booking's error (returned, not raised) never holds up the others.
 
     A round takes the bookings' locks, applies each pending booking's latest version, commits
     and lets go. A booking whose lock someone else holds is ``busy``: the holder re-checks
     after letting go, so the newer version that woke us is never missed. That re-check is the
     next round, for the bookings still pending."""
-    results: dict[int, Outcome] = {b: SyncResult("up-to-date") for b in booking_ids}
+    results: dict[int, Outcome] = {b: SyncResult(SyncOutcome.up_to_date) for b in booking_ids}
     todo = list(dict.fromkeys(booking_ids))
     for _ in range(MAX_ROUNDS):
         with rt.booking_locks(todo) as held:
             for booking_id in todo:
                 if booking_id not in held and _settled(results[booking_id]):
-                    results[booking_id] = SyncResult("busy")
+                    results[booking_id] = SyncResult(SyncOutcome.busy)
             if held:
                 results.update(_round(rt, [b for b in todo if b in held], now=now))
         ok = [b for b in held if not isinstance(results[b], BaseException)]
@@ -82,7 +102,7 @@ def sync_bookings(rt: Runtime, booking_ids: Sequence[int], *, now: datetime) -> 
 
 
 def _settled(result: Outcome) -> bool:
-    return isinstance(result, SyncResult) and result.outcome == "up-to-date"
+    return isinstance(result, SyncResult) and result.outcome == SyncOutcome.up_to_date
 
 
 def fail(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempts: int = 1) -> None:
@@ -105,30 +125,72 @@ def fail(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempts: 
         )
 
 
+class Link(NamedTuple):
+    """The booking's stored event: where it lives, and ``active`` or ``cancelled``."""
+
+    linked: LinkedEvent
+    state: str
+
+
+class Step(NamedTuple):
+    """What one booking's platform step achieved: the result and the link to store."""
+
+    result: SyncResult
+    state: str
+    linked: LinkedEvent | None
+
+
 @dataclass
 class _Work:
-    """One pending booking in a round: what was read, then what the platform said."""
+    """One pending booking in a round: what was read, what we intend, what the platform said."""
 
     booking_id: int
     version: int
     received_at: datetime
     message: BookingMessage
-    link: tuple[LinkedEvent, str] | None
-    look_first: bool
+    stored_message: dict[str, Any]
+    link: Link | None
+    history: History
     open_failure: bool
+    operation: Operation | None = None
+    key: str | None = None
+    intent_id: int | None = None
     attempts: list[Attempt] = field(default_factory=list)
     platform: str = ""  # the tenant's platform kind, once applied
-    done: tuple[SyncResult, str, LinkedEvent | None] | None = None
+    done: Step | None = None
+    refused: bool = False  # the platform refused the create: nothing was made with its key
 
 
 def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, Outcome]:
     results: dict[int, Outcome] = {}
     with rt.store.read() as conn:
         work = _read(conn, booking_ids, now, results)
+    planned = [item for item in work if _plan(item)]
+    if planned:  # write-ahead: the round's intents commit before any platform call
+        with rt.store.transaction() as session:
+            ids = intents.write(
+                session.connection(),
+                (
+                    intents.Planned(
+                        item.booking_id,
+                        item.version,
+                        item.operation,
+                        item.key,
+                        item.stored_message if item.operation is Operation.create else None,
+                    )
+                    for item in planned
+                    if item.operation is not None
+                ),
+                now=now,
+            )
+            crashpoints.reach("before-intent-commit")
+        for item, intent_id in zip(planned, ids, strict=True):
+            item.intent_id = intent_id
+        crashpoints.reach("before-call")
     if len(work) > 1:  # the platform calls of a batch overlap (each booking's lock is held)
-        list(rt.platform_calls.map(lambda item: _apply(rt, item, results), work))
+        list(rt.platform_calls.map(lambda item: _apply(rt, item, results, now), work))
     elif work:
-        _apply(rt, work[0], results)
+        _apply(rt, work[0], results, now)
     if work:
         with rt.store.transaction() as session:
             conn = session.connection()
@@ -136,20 +198,23 @@ def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, O
                 attempts_store.add(session, item.booking_id, item.attempts)
                 if item.done is not None:
                     _commit(conn, item, now)
+            intents.finish(conn, [f for f in map(_finished, work) if f is not None], now=now)
             resolved = [w.booking_id for w in work if w.done is not None and w.open_failure]
             for booking_id in resolved:
                 failures.resolve(session, booking_id=booking_id, now=now)
+            crashpoints.reach("before-outcome-commit")
     for item in work:
         if item.done is not None:
-            results[item.booking_id] = item.done[0]
-            if item.done[0].outcome == "created":
+            result = item.done.result
+            results[item.booking_id] = result
+            if result.outcome == SyncOutcome.created:
                 observe.event_created(item.message.tenant, item.received_at)
             log.info(
                 "booking synced",
                 extra={
                     "booking": item.booking_id,
-                    "outcome": item.done[0].outcome,
-                    "event": item.done[0].event_id,
+                    "outcome": str(result.outcome),
+                    "event": result.event_id,
                     "tenant": item.message.tenant,
                 },
             )
@@ -165,12 +230,13 @@ def _read(
     if settled:  # nothing to do for these: up to date, or not there at all
         found = set(conn.execute(_EXISTING, {"ids": settled}).scalars())
         for booking_id in settled:
-            results[booking_id] = SyncResult("up-to-date" if booking_id in found else "missing")
+            outcome = SyncOutcome.up_to_date if booking_id in found else SyncOutcome.missing
+            results[booking_id] = SyncResult(outcome)
     if not rows:
         return []
     ids = list(rows)
     links = {r.booking_id: r for r in conn.execute(_LINKS, {"ids": ids})}
-    first_creates = {b: at for b, at in conn.execute(_FIRST_CREATES, {"ids": ids})}
+    histories = intents.history(conn, ids)
     failing = set(conn.execute(_OPEN_FAILURES, {"ids": ids}).scalars())
     work: list[_Work] = []
     for booking_id, row in rows.items():
@@ -180,28 +246,41 @@ def _read(
             results[booking_id] = exc
             continue
         link = links.get(booking_id)
-        first = first_creates.get(booking_id)
         work.append(
             _Work(
                 booking_id=booking_id,
                 version=row.version,
                 received_at=row.received_at,
                 message=message,
-                link=(LinkedEvent(link.event_id, link.details or {}), link.event_state)
+                stored_message=row.message,
+                link=Link(LinkedEvent(link.event_id, link.details or {}), link.event_state)
                 if link is not None
                 else None,
-                # a create was tried long ago and its answer never recorded: the platform's
-                # 24-hour idempotency window may have closed, so look the event up first
-                look_first=link is None
-                and first is not None
-                and now - first > IDEMPOTENCY_WINDOW_MARGIN,
+                history=histories.get(booking_id, History()),
                 open_failure=booking_id in failing,
             )
         )
     return work
 
 
-def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome]) -> None:
+def _plan(item: _Work) -> bool:
+    """Decide the booking's effect (and its create key) before anything is called; True if
+    there is one, i.e. an intent to write."""
+    history, link = item.history, item.link
+    if item.message.status is BookingStatus.cancelled:
+        if link is not None:
+            item.operation = Operation.cancel if link.state != "cancelled" else None
+        elif history.ambiguous_create is not None:  # an event may exist: find it, cancel it
+            item.operation, item.key = Operation.cancel, history.ambiguous_create.key
+    elif link is not None:
+        item.operation = Operation.update
+    else:
+        item.operation = Operation.create
+        item.key = history.key_for(booking_reference(item.message.key))
+    return item.operation is not None
+
+
+def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome], now: datetime) -> None:
     """One booking's platform step; its error is its own (the caller retries or gives up)."""
     try:
         tenant = rt.tenant(item.message.tenant)
@@ -211,9 +290,10 @@ def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome]) -> None:
         item.platform = tenant.platform.kind
         with recording(item.attempts.append):
             brand = tenant.brand_for(item.message.client)  # the client's overrides, if any
-            item.done = _call_platform(
-                platform, item.message, item.link, brand, look_first=item.look_first
-            )
+            item.done = _call_platform(platform, item, brand, now=now)
+    except CreateRefused as exc:
+        item.refused = True
+        results[item.booking_id] = exc
     except Exception as exc:
         results[item.booking_id] = exc
 
@@ -223,34 +303,99 @@ def _still_pending(rt: Runtime, booking_ids: list[int]) -> list[int]:
         return list(conn.execute(_PENDING_IDS, {"ids": booking_ids}).scalars())
 
 
-def _call_platform(
-    platform: Platform,
-    message: BookingMessage,
-    link_event: tuple[LinkedEvent, str] | None,
-    brand: BrandConfig,
-    *,
-    look_first: bool = False,
-) -> tuple[SyncResult, str, LinkedEvent | None]:
+def _call_platform(platform: Platform, item: _Work, brand: BrandConfig, *, now: datetime) -> Step:
     """One platform step. The platform returns the LinkedEvent to store: its id may change
     (Gatsby moves a rescheduled booking's people to another event) and its details carry
     what the platform needs next time (guest ids)."""
-    if message.status is BookingStatus.cancelled:
-        if link_event and link_event[1] != "cancelled":
-            linked = platform.cancel_event(link_event[0])
-            return SyncResult("cancelled", linked.event_id), "cancelled", linked
-        kept = link_event[0] if link_event else None
-        return SyncResult("up-to-date", kept.event_id if kept else None), "cancelled", kept
-    spec = event_spec(message, brand, name_max=platform.name_max)
-    if link_event is None and look_first:
-        found = platform.find_event(spec.reference)
-        if found is not None:  # an earlier create did happen: adopt it, bring it up to date
+    link, history = item.link, item.history
+    if item.message.status is BookingStatus.cancelled:
+        if link is not None and link.state == "cancelled":
+            return Step(_result(SyncOutcome.up_to_date, link.linked), "cancelled", link.linked)
+        existing = link.linked if link is not None else None
+        if existing is None and history.ambiguous_create is not None:
+            existing = _created_earlier(platform, history, brand, item.message, now=now)
+        if existing is None:  # never created (or proved absent): nothing to cancel
+            return Step(SyncResult(SyncOutcome.up_to_date), "cancelled", None)
+        linked = platform.cancel_event(existing)
+        return Step(_result(SyncOutcome.cancelled, linked), "cancelled", linked)
+    spec = event_spec(item.message, brand, name_max=platform.name_max)
+    if link is not None:
+        linked = platform.update_event(link.linked, spec)
+        return Step(_result(SyncOutcome.updated, linked), "active", linked)
+    ambiguous = history.ambiguous_create is not None
+    if ambiguous and platform.keyed_creates and not history.in_key_window(now):
+        found = platform.find_event(spec.reference)  # the platform forgot the key: look it up
+        if found is not None:
             linked = platform.update_event(found, spec)
-            return SyncResult("recovered", linked.event_id), "active", linked
-    if link_event is None:
-        linked = platform.create_event(spec, idempotency_key=booking_reference(message.key))
-        return SyncResult("created", linked.event_id), "active", linked
-    linked = platform.update_event(link_event[0], spec)
-    return SyncResult("updated", linked.event_id), "active", linked
+            return Step(_result(SyncOutcome.recovered, linked), "active", linked)
+    assert item.key is not None
+    try:
+        linked = platform.create_event(spec, idempotency_key=item.key)
+    except CreateRefused:
+        # A refusal while an earlier create is ambiguous may be the platform refusing our key
+        # reused with another body (422): the earlier create may have made the event.
+        found = platform.find_event(spec.reference) if ambiguous else None
+        if found is None:
+            raise
+        linked = platform.update_event(found, spec)
+        return Step(_result(SyncOutcome.recovered, linked), "active", linked)
+    if linked.replayed:  # the event of an earlier create, at whatever version it was sent
+        linked = platform.update_event(linked, spec)
+        return Step(_result(SyncOutcome.recovered, linked), "active", linked)
+    return Step(_result(SyncOutcome.created, linked), "active", linked)
+
+
+def _created_earlier(
+    platform: Platform,
+    history: History,
+    brand: BrandConfig,
+    message: BookingMessage,
+    *,
+    now: datetime,
+) -> LinkedEvent | None:
+    """The event an ambiguous create may have made, for a booking cancelled since. Inside the
+    key window the create is replayed with what it sent (a request still in flight on the
+    platform can then never add a second event); after it, it is looked up by reference."""
+    ambiguous = history.ambiguous_create
+    assert ambiguous is not None
+    reference = booking_reference(message.key)
+    if ambiguous.message is None or (platform.keyed_creates and not history.in_key_window(now)):
+        return platform.find_event(reference)
+    sent = BookingMessage.model_validate(ambiguous.message)
+    try:
+        return platform.create_event(
+            event_spec(sent, brand, name_max=platform.name_max), idempotency_key=ambiguous.key
+        )
+    except CreateRefused:
+        return platform.find_event(reference)
+
+
+def _result(outcome: SyncOutcome, linked: LinkedEvent) -> SyncResult:
+    return SyncResult(outcome, linked.event_id)
+
+
+_INTENT_OUTCOMES = {
+    SyncOutcome.created: intents.Outcome.created,
+    SyncOutcome.recovered: intents.Outcome.recovered,
+    SyncOutcome.updated: intents.Outcome.updated,
+    SyncOutcome.cancelled: intents.Outcome.cancelled,
+    SyncOutcome.up_to_date: intents.Outcome.absent,
+}
+
+
+def _finished(item: _Work) -> intents.Finished | None:
+    """The outcome of the booking's intent, if the step ended in one."""
+    if item.intent_id is None:
+        return None
+    if item.done is not None:
+        result = item.done.result
+        outcome = _INTENT_OUTCOMES[result.outcome]
+        return intents.Finished(item.intent_id, item.booking_id, outcome, result.event_id, True)
+    if item.refused:  # the platform made nothing with this key (and no earlier create did)
+        return intents.Finished(
+            item.intent_id, item.booking_id, intents.Outcome.refused, None, True
+        )
+    return None  # unknown (timeout, 5xx, crash): stays ambiguous
 
 
 def _commit(conn: Connection, item: _Work, now: datetime) -> None:
@@ -278,7 +423,6 @@ def _commit(conn: Connection, item: _Work, now: datetime) -> None:
 
 BOOKINGS = table(Booking)
 LINKS = table(EventLink)
-ATTEMPTS = table(AttemptRow)
 FAILURES = table(Failure)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _PENDING_BOOKINGS = select(
@@ -292,11 +436,6 @@ _PENDING_IDS = select(BOOKINGS.c.id).where(
 )
 _LINKS = select(LINKS.c.booking_id, LINKS.c.event_id, LINKS.c.event_state, LINKS.c.details).where(
     LINKS.c.booking_id.in_(_IDS)
-)
-_FIRST_CREATES = (
-    select(ATTEMPTS.c.booking_id, func.min(ATTEMPTS.c.at))
-    .where(ATTEMPTS.c.booking_id.in_(_IDS), ATTEMPTS.c.method == "POST")
-    .group_by(ATTEMPTS.c.booking_id)
 )
 _OPEN_FAILURES = (
     select(FAILURES.c.booking_id)

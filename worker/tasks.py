@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
-from worker import intake, outcomes, poison, publish, relay, runtime, sync
+from worker import crashpoints, intake, outcomes, poison, publish, relay, runtime, sync
 from worker.celery_app import app
 from worker.failures import PermanentFailure, open_failure
 from worker.portal import deliver as portal_deliver
@@ -71,7 +71,8 @@ def sync_booking(self: Task, booking_id: int) -> str:
         raise _gave_up(rt, booking_id=booking_id, stage="sync") from None
     finally:
         poison.finished(rt, "booking", booking_id)
-    return outcome
+    crashpoints.reach("before-ack")
+    return str(outcome)
 
 
 @app.task(name="bookwire.sync_bookings", bind=True)
@@ -105,9 +106,10 @@ def sync_bookings(self: Task, booking_ids: list[int]) -> str:
             else None
         )
         publish.send(rt, "bookwire.sync_booking", "booking", [booking_id], countdown=delay)
-    counts = Counter(r.outcome for r in results.values() if isinstance(r, sync.SyncResult))
+    counts = Counter(str(r.outcome) for r in results.values() if isinstance(r, sync.SyncResult))
     if errors:
         counts["handed on"] = len(errors)
+    crashpoints.reach("before-ack")
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
 
 
@@ -162,7 +164,7 @@ def deliver_event(self: Task, booking_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
     try:
-        return portal_deliver.deliver(rt, booking_id, now=now)
+        outcome = portal_deliver.deliver(rt, booking_id, now=now)
     except TRANSIENT as exc:
         _retry_or_give_up(
             self,
@@ -174,6 +176,8 @@ def deliver_event(self: Task, booking_id: int) -> str:
         )
     except PERMANENT:  # the delivery is marked failed with its failure record already
         raise _gave_up(rt, booking_id=booking_id) from None
+    crashpoints.reach("before-ack")
+    return outcome
 
 
 def _retry_or_give_up(

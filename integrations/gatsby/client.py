@@ -53,6 +53,7 @@ GOING = ("Invited", "Accepted")  # RSVPs that still hold a place on the event
 class GatsbyPlatform:
     slug: ClassVar[str] = "gatsby"
     name_max: ClassVar[int] = 200  # Gatsby events are not ours: the name is never sent
+    keyed_creates: ClassVar[bool] = False  # placing guests reads the list first: repeatable
     Options = GatsbyOptions
 
     def __init__(

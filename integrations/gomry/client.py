@@ -42,7 +42,7 @@ from integrations.gomry.schemas import (
     IssuedTickets,
     TicketClassList,
 )
-from integrations.http import call, parse_body
+from integrations.http import call, parse_body, refusing_create
 from integrations.platform import (
     AttendeeRecord,
     Deliverable,
@@ -66,6 +66,7 @@ M = TypeVar("M", bound=BaseModel)
 class GomryPlatform:
     slug: ClassVar[str] = "gomry"
     name_max: ClassVar[int] = 200
+    keyed_creates: ClassVar[bool] = True
     Options = GomryOptions
 
     def __init__(
@@ -88,7 +89,8 @@ class GomryPlatform:
 
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         body = {**self._event_fields(spec), **self._defaults()}
-        response = self._call("POST", "/events", json=body, key=idempotency_key)
+        with refusing_create():
+            response = self._call("POST", "/events", json=body, key=idempotency_key)
         event = parse_body(TARGET, EventEnvelope, response).data
         replayed = response.headers.get("idempotent-replay") == "true"
         return self._with_customer(LinkedEvent(event.id, replayed=replayed), spec)

@@ -22,7 +22,7 @@ from config.tenants import PlatformConfig
 from integrations.branding import truncate
 from integrations.errors import ConfigurationError
 from integrations.guestmedia.schemas import EventEnvelope, EventList, GuestMediaOptions, MediaEvent
-from integrations.http import call, parse_body
+from integrations.http import call, parse_body, refusing_create
 from integrations.platform import (
     Deliverable,
     EventSpec,
@@ -41,6 +41,7 @@ PAGE_SIZE = 100  # the contract's largest page
 class GuestMediaPlatform:
     slug: ClassVar[str] = "guestmedia"
     name_max: ClassVar[int] = 120
+    keyed_creates: ClassVar[bool] = True
     Options = GuestMediaOptions
 
     def __init__(
@@ -61,7 +62,8 @@ class GuestMediaPlatform:
 
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
         body = {**event_fields(spec), "external_reference": spec.reference}
-        response = self._call("POST", "/events", json=body, key=idempotency_key)
+        with refusing_create():
+            response = self._call("POST", "/events", json=body, key=idempotency_key)
         event = parse_body(TARGET, EventEnvelope, response).event
         return LinkedEvent(event.id, replayed=response.headers.get("idempotent-replay") == "true")
 

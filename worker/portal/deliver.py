@@ -11,6 +11,11 @@
 4. **Record**: delivered (or skipped, with why) and a summary without people; the booking's
    open ``portal`` failures resolve.
 
+The claim is the hand-off's write-ahead intent: it commits (booking, delivery key, time) before
+the portal is called, and a claim whose outcome never committed is retried with the same key once
+its lease runs out. The crash-point tests kill a real process at each step
+(``worker.crashpoints``).
+
 Transient errors release the lease (back to pending, ``last_error`` set) and propagate to the
 task's retry policy; permanent ones mark the delivery failed with a ``portal`` failure record
 (``bookwire replay`` queues it again). A worker that dies mid-send leaves its lease to expire;
@@ -33,7 +38,7 @@ from integrations.http import Attempt, recording
 from integrations.platform import Deliverable, LinkedEvent
 from integrations.portal import PortalMessage, PortalReceipt, summary
 from worker import attempts as attempts_store
-from worker import failures
+from worker import crashpoints, failures
 from worker.runtime import Runtime
 from worker.store.models import Booking, EventLink, PortalDelivery
 
@@ -70,6 +75,7 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
     claim = _claim(rt, booking_id, now=now)
     if isinstance(claim, str):
         return claim
+    crashpoints.reach("before-call")
     tenant = rt.tenant(claim.message.tenant)
     attempts: list[Attempt] = []
     try:
@@ -213,6 +219,7 @@ def _claim(rt: Runtime, booking_id: int, *, now: datetime) -> Claim | str:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return "busy"
+        crashpoints.reach("before-intent-commit")
         return Claim(
             id=target.id,
             booking_id=booking_id,
@@ -250,6 +257,7 @@ def _finish(
             )
         )
         failures.resolve(session, booking_id=claim.booking_id, stage="portal", now=now)
+        crashpoints.reach("before-outcome-commit")
 
 
 def _release(rt: Runtime, claim: Claim, reason: str, *, now: datetime) -> None:

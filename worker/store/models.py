@@ -12,6 +12,9 @@
 - ``attempts``: every outbound call, next to the booking it served.
 - ``portal_deliveries``: the album link / attendance handed to a tenant's portal once the
   event ended, one row per booking and event end (never sent twice).
+- ``sync_intents``: write-ahead intents. Before any call that changes a platform, the worker
+  commits what it is about to do; the outcome is written after the answer. An intent without
+  an outcome is *ambiguous* (the call may or may not have happened) and drives recovery.
 """
 
 from __future__ import annotations
@@ -208,6 +211,29 @@ class PortalDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncIntent(Base):
+    """One effect on a booking's platform event, written before the call (``worker.intents``).
+
+    ``operation``: create | update | cancel. ``finished_at`` NULL = ambiguous: the worker died
+    (or the call timed out) between committing the intent and committing its outcome. A create
+    intent keeps the booking ``message`` it was sent for, so a cancellation can still find (or
+    replay) the event that create may have made. ``outcome``: see ``worker.intents.Outcome``.
+    """
+
+    __tablename__ = "sync_intents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(10))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    event_id: Mapped[str | None] = mapped_column(String(255))
 
 
 def table(model: type[Base]) -> Table:

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from integrations.booking import BookingMessage
+from integrations.errors import SignatureError
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,25 @@ class ParseContext:
     credentials: Mapping[str, str] = field(default_factory=dict)
     http: httpx.Client | None = None
     now: datetime | None = None
+
+
+def signed_at(
+    stamp: str, *, now: datetime, tolerance: timedelta, header: str, per_second: int = 1
+) -> datetime:
+    """The instant a signature's unix timestamp names, if it is within ``tolerance`` of ``now``.
+
+    Every connector whose vendor signs a timestamp checks its replay window here, so a stamp
+    no clock can hold (non-numeric, negative, year 10000, thousands of digits) is a
+    SignatureError (401) like a stale one, never a crash before the signature is checked.
+    ``per_second`` is 1000 for vendors that send milliseconds."""
+    text = stamp.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise SignatureError(f"{header} is not a unix time")
+    seconds = int(text) / per_second
+    if abs(now.timestamp() - seconds) > tolerance.total_seconds():
+        minutes = round(tolerance.total_seconds() / 60)
+        raise SignatureError(f"{header} outside the {minutes}-minute tolerance")
+    return datetime.fromtimestamp(seconds, tz=UTC)  # near now: always representable
 
 
 class NoOptions(BaseModel):

@@ -24,16 +24,41 @@ HTTPS_URL = re.compile(r"^https://\S+$")
 ANY_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 PHONE = re.compile(r"^\+?[\d\s().-]{6,}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MAX_DEPTH = 64  # nesting levels a JSON body may have
 
 
 def load_json(body: bytes) -> Any:
-    """The decoded body, or a PayloadError saying why it is not JSON."""
+    """The decoded body, or a PayloadError saying why it is not JSON we can read.
+
+    The one JSON reader of every connector: a body nested deeper than ``MAX_DEPTH`` (no
+    vendor's payload comes close) or carrying an integer too long to convert is refused
+    like malformed JSON, so signed input can never crash the ingress (a RecursionError
+    there was a 500 the vendor retried forever)."""
     try:
-        return json.loads(body)
+        raw = json.loads(body)
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # e.g. an integer past Python's digit limit for conversion
+        raise PayloadError("body holds a number too large to read") from None
+    if _deeper_than(raw, MAX_DEPTH):
+        raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
+    return raw
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects more than ``limit`` levels (without recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def load_object(body: bytes) -> dict[str, Any]:

@@ -7,7 +7,7 @@ inbox writer, which commits the deliveries waiting together (``worker.inbox``).
 
 - 202 ``{"inbox_id", "outcome"}``: stored (accepted, stale, or a duplicate of a stored delivery)
 - 200: stored and deliberately ignored (an event type we do not act on)
-- 401: bad or missing signature; nothing stored but a counter
+- 401: bad, missing or unreadable signature (or timestamp); nothing stored but a counter
 - 404: unknown tenant or source
 - 413: body over 1 MiB
 - 422 ``{"error", "field", "reason", "inbox_id"}``: verified but invalid; kept as quarantined
@@ -93,6 +93,16 @@ def create_app(rt: Runtime) -> Starlette:
                 extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
             )
             return JSONResponse({"error": f"signature rejected: {exc}"}, status_code=401)
+        except Exception as exc:  # a header the connector cannot read is not a verified one
+            WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
+            log.warning(
+                "signature unreadable",
+                extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
+            )
+            return JSONResponse(
+                {"error": f"signature rejected: could not be checked ({type(exc).__name__})"},
+                status_code=401,
+            )
         arrival = intake.prepare(
             rt,
             tenant=tenant_id,

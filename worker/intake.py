@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from integrations import registry
 from integrations.booking import BookingMessage
 from integrations.connector import Connector, WebhookRequest
-from integrations.errors import PayloadError
+from integrations.errors import BookwireError, PayloadError
 from worker import failures, history
 from worker.publish import send, send_bookings
 from worker.runtime import Runtime
@@ -71,7 +71,12 @@ def prepare(
     now: datetime,
 ) -> Arrival:
     """Parse a verified delivery (deferred connectors: only shape-check it)."""
-    key = connector.delivery_id(request) or "sha256:" + hashlib.sha256(request.body).hexdigest()
+    try:
+        key = connector.delivery_id(request)
+    except Exception as exc:  # the body hash still dedupes a vendor's retries
+        log.warning("delivery id unreadable", extra={"source": source, "error": type(exc).__name__})
+        key = None
+    key = key or "sha256:" + hashlib.sha256(request.body).hexdigest()
     context = rt.parse_context(tenant, source, now=now, with_http=False)
     arrival = Arrival(tenant, source, request, key[:255], now)
     try:
@@ -81,6 +86,21 @@ def prepare(
         return replace(arrival, messages=tuple(connector.parse(request, context=context)))
     except PayloadError as exc:
         return replace(arrival, error=exc)
+    except Exception as exc:  # signed input never gets a 500: keep it, quarantined
+        return replace(arrival, error=unreadable(exc, source=source))
+
+
+def unreadable(exc: Exception, *, source: str) -> PayloadError:
+    """What a connector raised by surprise (a bug, or input beyond what it can handle), as
+    the PayloadError it should have raised: the delivery is stored as quarantined with this
+    reason and can be replayed after a fix, instead of failing where nothing is kept. The
+    reason names only the exception's type (its message may quote personal data)."""
+    log.warning(
+        "connector could not read a delivery", extra={"source": source, "error": type(exc).__name__}
+    )
+    return PayloadError(
+        f"the {source} connector could not read this delivery ({type(exc).__name__})"
+    )
 
 
 def receive(
@@ -169,6 +189,10 @@ def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
         messages = connector.parse(request, context=context)
     except PayloadError as exc:
         error = exc
+    except BookwireError:
+        raise  # look-ups that failed: retried, or a failure record
+    except Exception as exc:
+        error = unreadable(exc, source=source)
     with rt.store.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != "received":
@@ -202,6 +226,8 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
         messages = connector.parse(request, context=context)
     except PayloadError as exc:
         error = exc
+    except Exception as exc:
+        error = unreadable(exc, source=source)
     with rt.store.transaction() as session:
         if error is None:
             failures.resolve(session, delivery_id=delivery_id, now=now)

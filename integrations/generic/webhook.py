@@ -11,16 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from integrations.booking import BookingMessage
-from integrations.connector import NoOptions, ParseContext, WebhookRequest
-from integrations.errors import PayloadError, SignatureError
+from integrations.connector import NoOptions, ParseContext, WebhookRequest, signed_at
+from integrations.errors import SignatureError
 from integrations.generic.schemas import GenericBooking
+from integrations.mapping import load_json, payload_error
 
 Options = NoOptions
 TOLERANCE = timedelta(minutes=5)
@@ -35,12 +35,7 @@ def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> Non
     given = request.headers.get("webhook-signature", "")
     if not (msg_id and stamp and given):
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
-    try:
-        sent = datetime.fromtimestamp(int(stamp), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise SignatureError("webhook-timestamp is not a unix time") from None
-    if abs(now - sent) > TOLERANCE:
-        raise SignatureError("webhook-timestamp outside the 5-minute tolerance")
+    sent = signed_at(stamp, now=now, tolerance=TOLERANCE, header="webhook-timestamp")
     try:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError:
@@ -73,12 +68,7 @@ def delivery_id(request: WebhookRequest) -> str | None:
 
 def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
     """One booking per delivery; a body that fails validation names the field."""
-    try:
-        raw = json.loads(request.body)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"body is not JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8") from None
+    raw = load_json(request.body)
     try:
         body = GenericBooking.model_validate(raw)
         message = BookingMessage(
@@ -87,7 +77,7 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
             **body.model_dump(),
         )
     except ValidationError as exc:
-        raise _payload_error(exc) from None
+        raise payload_error(exc) from None
     return [message]
 
 
@@ -102,9 +92,3 @@ def _signatures(header: str) -> list[bytes]:
         except (binascii.Error, ValueError):
             continue
     return found
-
-
-def _payload_error(exc: ValidationError) -> PayloadError:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(body)"
-    return PayloadError(first["msg"], field=field)

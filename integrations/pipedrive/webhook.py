@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from pydantic import ValidationError
 from integrations.booking import BookingMessage
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
-from integrations.mapping import load_object, payload_error
+from integrations.mapping import load_json, load_object, payload_error
 from integrations.pipedrive.client import person_lookup
 from integrations.pipedrive.deals import (
     Deal,
@@ -102,8 +101,8 @@ def check_secret(secret: str) -> str | None:
 def delivery_id(request: WebhookRequest) -> str | None:
     """v2: the event id (``meta.id``); v1: webhook, object and microsecond stamp."""
     try:
-        raw = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        raw = load_json(request.body)
+    except PayloadError:
         return None
     meta = raw.get("meta") if isinstance(raw, dict) else None
     if not isinstance(meta, dict):

@@ -19,7 +19,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from integrations.booking import BookingMessage
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
+from integrations.mapping import load_json, payload_error
 from integrations.square import client
 from integrations.square.schemas import UNCONFIRMED, SquareEvent, SquareOptions
 
@@ -99,16 +99,8 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
 
 
 def _event(body: bytes) -> SquareEvent:
-    try:
-        raw = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"body is not JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8") from None
+    raw = load_json(body)
     try:
         return SquareEvent.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PayloadError(
-            first["msg"], field=".".join(map(str, first["loc"])) or "(body)"
-        ) from None
+        raise payload_error(exc) from None

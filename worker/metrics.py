@@ -1,4 +1,9 @@
-"""Prometheus metrics. Labels are slugs and outcomes only: never names, emails or secrets."""
+"""Prometheus metrics. Labels are slugs and outcomes only: never names, emails or secrets.
+
+Every label takes its values from a bounded set: tenant and source slugs from the tenants file,
+outcomes from the lists below (anything else is counted as ``other``), so a scrape never grows
+with the traffic.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,27 @@ INGEST_SECONDS = Histogram(
 # Worker side: exposed by each worker's own metrics server (see worker.observe).
 TASKS = Counter(
     "bookwire_tasks_total",
-    "Finished tasks by task name and outcome (created, updated, failed, retry, error …).",
+    "Finished tasks by task name and outcome (one of TASK_OUTCOMES).",
     ["task", "outcome"],
+)
+TASK_OUTCOMES = frozenset(
+    {
+        # a booking's sync (worker.sync.SyncOutcome)
+        *("created", "recovered", "updated", "cancelled", "up-to-date", "busy", "missing"),
+        # a delivery's deferred parse (worker.intake)
+        *("accepted", "stale", "ignored", "quarantined", "duplicate", "already-settled"),
+        # a portal hand-over (worker.portal.deliver)
+        *("delivered", "skipped", "not-ready", "waiting", "nothing-due", "already-done"),
+        # a batch of syncs (its bookings are counted in bookwire_batch_bookings_total)
+        *("batch", "split"),
+        # what became of the task
+        *("ok", "retry", "failed", "error", "revoked", "other"),
+    }
+)
+BATCH_BOOKINGS = Counter(
+    "bookwire_batch_bookings_total",
+    "Bookings synced within batch tasks, by outcome (one of TASK_OUTCOMES).",
+    ["outcome"],
 )
 TASK_SECONDS = Histogram(
     "bookwire_task_seconds",
@@ -38,3 +62,9 @@ PORTAL_DELIVERIES = Counter(
     "Deliveries to a tenant's portal after an event ended, by tenant, portal kind and result.",
     ["tenant", "portal", "result"],
 )
+PORTAL_RESULTS = frozenset({"delivered", "skipped", "not-ready", "failed"})
+
+
+def portal_delivery(tenant: str, portal: str, result: str) -> None:
+    """Count one hand-over attempt's result (delivered, skipped, not-ready or failed)."""
+    PORTAL_DELIVERIES.labels(tenant, portal, result if result in PORTAL_RESULTS else "other").inc()

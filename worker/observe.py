@@ -5,7 +5,8 @@ Flower process imports it):
 
 - ``setup_logging``: our formatter (``worker.logs``) instead of Celery's, JSON when
   ``BOOKWIRE_LOG_JSON=true``.
-- ``task_prerun`` / ``task_postrun``: ``bookwire_tasks_total{task, outcome}`` and
+- ``task_prerun`` / ``task_postrun``: ``bookwire_tasks_total{task, outcome}`` (outcomes from
+  a bounded set; a batch's bookings in ``bookwire_batch_bookings_total{outcome}``) and
   ``bookwire_task_seconds{task}``; every log line written by the task carries its booking or
   delivery id.
 - ``worker_ready``: when ``BOOKWIRE_WORKER_METRICS_PORT`` is set, the worker serves the
@@ -20,6 +21,7 @@ Flower process imports it):
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -30,13 +32,15 @@ from celery import signals
 from config.settings import Settings
 from worker import logs
 from worker.failures import PermanentFailure
-from worker.metrics import EVENT_LATENCY, TASK_SECONDS, TASKS
+from worker.metrics import BATCH_BOOKINGS, EVENT_LATENCY, TASK_OUTCOMES, TASK_SECONDS, TASKS
 
 log = logging.getLogger(__name__)
 
 # the first positional argument of each task, named as it appears in logs
 ID_ARGUMENT = {"bookwire.sync_booking": "booking", "bookwire.ingest_delivery": "delivery"}
-OUTCOME_MAX = 32
+# a batch task's summary: "3 created, 1 up-to-date"
+BATCH_SUMMARY = re.compile(r"\d+ [a-z-]+(, \d+ [a-z-]+)*")
+BATCH_PART = re.compile(r"(\d+) ([a-z-]+)")
 
 _running: dict[str, tuple[float, object]] = {}
 _running_lock = threading.Lock()
@@ -76,16 +80,32 @@ def _task_finished(
 
 
 def outcome(state: str | None, retval: Any) -> str:
-    """A short, bounded label: the task's outcome string, or what became of it."""
+    """A label from the bounded ``TASK_OUTCOMES``: the task's outcome, or what became of it.
+    A batch's summary ("3 created, 1 up-to-date") is ``batch``, its bookings are counted by
+    outcome in ``bookwire_batch_bookings_total``."""
     if state == "SUCCESS":
-        if isinstance(retval, str) and 0 < len(retval) <= OUTCOME_MAX:
-            return retval.replace(" ", "_")
-        return "ok"
+        if not isinstance(retval, str):
+            return "ok"
+        batch = BATCH_SUMMARY.fullmatch(retval)
+        if batch:
+            for count, name in BATCH_PART.findall(retval):
+                BATCH_BOOKINGS.labels(_known(name)).inc(int(count))
+            return "batch"
+        if retval.startswith("split after a crash"):
+            return "split"
+        if retval.startswith("already ") and retval != "already settled":
+            return "already-done"
+        return _known(retval)
     if state == "RETRY":
         return "retry"
     if state == "FAILURE":
         return "failed" if isinstance(retval, PermanentFailure) else "error"
-    return (state or "unknown").lower()
+    return _known((state or "unknown").lower())
+
+
+def _known(text: str) -> str:
+    label = text.strip().lower().replace(" ", "-")
+    return label if label in TASK_OUTCOMES else "other"
 
 
 def event_created(tenant: str, received_at: datetime) -> None:

@@ -6,10 +6,13 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker import observe
 from worker.failures import PermanentFailure
 from worker.logs import JsonFormatter, TextFormatter, log_context
+from worker.metrics import TASK_OUTCOMES
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:
@@ -49,9 +52,14 @@ def test_exceptions_keep_their_type_and_traceback() -> None:
     ("state", "retval", "label"),
     [
         ("SUCCESS", "created", "created"),
-        ("SUCCESS", "already settled", "already_settled"),
+        ("SUCCESS", "up-to-date", "up-to-date"),
+        ("SUCCESS", "already settled", "already-settled"),
+        ("SUCCESS", "already delivered", "already-done"),
+        ("SUCCESS", "nothing due", "nothing-due"),
+        ("SUCCESS", "3 created, 1 up-to-date", "batch"),
+        ("SUCCESS", "split after a crash: 5 bookings queued one by one", "split"),
         ("SUCCESS", 3, "ok"),
-        ("SUCCESS", "x" * 200, "ok"),
+        ("SUCCESS", "x" * 200, "other"),
         ("RETRY", None, "retry"),
         ("FAILURE", PermanentFailure("booking #1"), "failed"),
         ("FAILURE", RuntimeError("bug"), "error"),
@@ -59,3 +67,13 @@ def test_exceptions_keep_their_type_and_traceback() -> None:
 )
 def test_task_outcome_labels_are_short_and_bounded(state: str, retval: object, label: str) -> None:
     assert observe.outcome(state, retval) == label
+
+
+@given(
+    state=st.sampled_from(["SUCCESS", "RETRY", "FAILURE", "REVOKED", None]),
+    retval=st.one_of(st.text(max_size=60), st.integers(), st.none()),
+)
+def test_any_task_result_becomes_one_of_a_bounded_set_of_labels(
+    state: str | None, retval: object
+) -> None:
+    assert observe.outcome(state, retval) in TASK_OUTCOMES

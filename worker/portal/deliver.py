@@ -38,7 +38,7 @@ from integrations.http import Attempt, recording
 from integrations.platform import Deliverable, LinkedEvent
 from integrations.portal import PortalMessage, PortalReceipt, summary
 from worker import attempts as attempts_store
-from worker import crashpoints, failures
+from worker import crashpoints, failures, metrics
 from worker.runtime import Runtime
 from worker.store.models import Booking, EventLink, PortalDelivery
 
@@ -77,6 +77,12 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
         return claim
     crashpoints.reach("before-call")
     tenant = rt.tenant(claim.message.tenant)
+    portal_kind = tenant.portal.kind if tenant is not None and tenant.portal else "none"
+
+    def counted(result: str) -> str:
+        metrics.portal_delivery(claim.message.tenant, portal_kind, result)
+        return result
+
     attempts: list[Attempt] = []
     try:
         if tenant is None or tenant.portal is None:
@@ -86,9 +92,10 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
             with recording(attempts.append):
                 deliverable, receipt = _hand_over(rt, tenant, claim)
     except NotReady as exc:
-        return _not_ready(rt, claim, str(exc), now=now)
+        return counted(_not_ready(rt, claim, str(exc), now=now))
     except PERMANENT as exc:
         _fail(rt, claim, str(exc)[:500], now=now)
+        counted("failed")
         raise
     except BaseException as exc:
         _release(rt, claim, str(exc)[:500] or type(exc).__name__, now=now)
@@ -100,7 +107,7 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
         "portal delivery",
         extra={"booking": booking_id, "outcome": receipt.outcome, "tenant": claim.message.tenant},
     )
-    return receipt.outcome
+    return counted(receipt.outcome)
 
 
 def give_up(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempts: int) -> None:

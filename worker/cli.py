@@ -344,7 +344,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for tid, tenant in tenants.tenants.items():
         sources = ", ".join(sorted(tenant.sources)) or "none"
         print(f"  {tid}: platform {tenant.platform.kind}; sources {sources}")
+        # every template rendered once, on the example booking (no one's real data)
+        print(f"    example event: {_example_name(tid, tenant.brand.name_template)!r}")
     return 0
+
+
+def _example_name(tenant: str, template: str) -> str:
+    from integrations.booking import BookingMessage
+    from integrations.branding import render
+
+    example = {**example_booking("example-1"), "tenant": tenant, "source": "generic"}
+    return render(template, BookingMessage.model_validate(example))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

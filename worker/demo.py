@@ -74,7 +74,7 @@ def sandbox_keys(tenants: Tenants, origin: str) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
 
     def trust(slug: str, refs: dict[str, SecretRef], *urls: object) -> None:
-        if any(isinstance(u, str) and u.startswith(origin) for u in urls):
+        if any(isinstance(u, str) and (u + "/").startswith(origin + "/") for u in urls):
             keys.setdefault(slug, set()).update(r.value.get_secret_value() for r in refs.values())
 
     for tenant in tenants.tenants.values():

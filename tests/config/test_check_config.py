@@ -57,6 +57,7 @@ def test_a_good_configuration_passes(bookwire: Run) -> None:
     code, out, err = bookwire("check-config")
     assert (code, err) == (0, "")
     assert "settings: ok" in out and "(1 tenants)" in out
+    assert "    example event: 'Ada Lovelace – Summer Launch Party'\n" in out  # templates render
 
 
 # (environment variable, value, the line check-config must print)

@@ -97,6 +97,8 @@ def routes(platform: Platform) -> list[Route]:
             key=idem,
             run=run,
             in_progress=lambda: _error(409, "idempotent_request_in_progress"),
+            reused=lambda: _error(422, "idempotency_key_reused"),
+            request_body=await request.body(),
         )
 
     async def list_events(request: Request) -> Response:

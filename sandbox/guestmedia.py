@@ -82,6 +82,10 @@ def routes(platform: Platform) -> list[Route]:
             in_progress=lambda: _error(
                 409, "idempotent_request_in_progress", "A request with this key is running"
             ),
+            reused=lambda: _error(
+                422, "idempotency_key_reused", "This key was used with a different request"
+            ),
+            request_body=await request.body(),
         )
 
     async def find(request: Request) -> Response:

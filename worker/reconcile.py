@@ -39,6 +39,7 @@ reconcile that finds the booking clean), in ``bookwire status``, and in the
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -64,6 +65,7 @@ STAGE = "reconcile"
 DRIFT_KEY = "bookwire:drift"  # hash "<platform>|<kind>|<tenant>" -> items found by the last run
 DRIFT_AT_KEY = "bookwire:drift:at"  # hash tenant -> epoch seconds of its last run
 CREATE_KEY_WINDOW = timedelta(hours=24)  # Gomry and guest media replay a create key this long
+OUR_REFERENCE = re.compile(r"^bw-[0-9a-f]{32}$")  # what ``booking_reference`` makes
 
 
 class DriftKind(StrEnum):
@@ -269,8 +271,8 @@ def _compare(
     kind = tenant.platform.kind
     by_id = {e.event_id: e for e in events}
     by_reference: dict[str, list[PlatformEvent]] = defaultdict(list)
-    for event in events:
-        if event.reference is not None and event.open:
+    for event in events:  # another system's reference in the same field is not ours
+        if event.reference is not None and event.open and OUR_REFERENCE.match(event.reference):
             by_reference[event.reference].append(event)
     written = _written(rt, bookings, by_id)
     claimed = {  # (event, person) pairs a confirmed booking of ours holds

@@ -4,21 +4,56 @@ hand on the platform is found by kind, repaired, and a second run finds nothing.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.integrations.platforms import cancel, faults, submit
-from tests.support import GOMRY_KEY, ServerThread, gomry_events
+from config.settings import Settings
+from tests.integrations.gatsby.conftest import OPTIONS, ORG, seed
+from tests.integrations.platforms import cancel, faults, submit, tenant_toml
+from tests.support import (
+    GATSBY_TOKEN,
+    GOMRY_KEY,
+    GUESTMEDIA_KEY,
+    ServerThread,
+    gomry_events,
+    tenants_toml,
+)
 from worker import reconcile, state_metrics, sync
 from worker.runtime import Runtime
+from worker.store.migrate import migrate
 from worker.store.models import EventLink, Failure
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 GOMRY = {"X-API-KEY": GOMRY_KEY}
+GATSBY = {"Authorization": f"Bearer {GATSBY_TOKEN}", "organizationSlug": ORG}
+MEDIA = {"Authorization": f"Bearer {GUESTMEDIA_KEY}"}
+
+
+@pytest.fixture
+def platform_kind() -> str:
+    """The tenant's platform: Gomry unless a test parametrizes it."""
+    return "gomry"
+
+
+@pytest.fixture
+def tenants_file(tmp_path: Path, sandbox: ServerThread, platform_kind: str) -> Path:
+    if platform_kind == "gatsby":
+        seed(sandbox)  # 25 other events, then the parties of July 15 and 16: three pages
+        text = tenant_toml(sandbox.url, "gatsby", options=OPTIONS, rate_limit="1000/1 second")
+    elif platform_kind == "guestmedia":
+        faults(sandbox, clock_offset_s=NOW.timestamp() - time.time())  # the provider's June
+        text = tenant_toml(sandbox.url, "guestmedia")
+    else:
+        text = tenants_toml(sandbox.url)
+    path = tmp_path / "tenants.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def synced(runtime: Runtime, *booking_ids: str, **fields: Any) -> list[int]:
@@ -189,3 +224,163 @@ def test_report_json_is_machine_readable_and_has_no_personal_data(
     assert data["drift"][0]["booking_id"] == booking_id
     assert "Zoë" not in text and "zoe@example.com" not in text
     assert "Zoë" not in open_reconcile_failures(runtime)[booking_id]
+
+
+# -- Gatsby: a booking is its people on someone else's event ---------------------------------
+
+
+def person(name: str) -> dict[str, Any]:
+    return {"customer": {"name": f"{name.title()} Guest", "email": f"{name}@example.com"}}
+
+
+def guests(sandbox: ServerThread, event_id: str) -> dict[str, dict[str, Any]]:
+    url = f"{sandbox.url}/gatsby/event/{event_id}/guestlist"
+    listed = httpx.get(url, headers=GATSBY, timeout=10).json()["guests"]
+    return {g["email"]: g for g in listed}
+
+
+def set_rsvp(sandbox: ServerThread, event_id: str, person_id: str, rsvp: str) -> None:
+    body = {"guests": [{"personId": person_id, "rsvpStatus": rsvp}]}
+    url = f"{sandbox.url}/gatsby/event/{event_id}/guestlist"
+    httpx.put(url, json=body, headers=GATSBY, timeout=10).raise_for_status()
+
+
+@pytest.mark.parametrize("platform_kind", ["gatsby"])
+def test_gatsby_people_off_their_event_on_after_cancel_or_on_the_old_event_are_repaired(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    sam = {"attendees": [{"name": "Sam Lee", "email": "sam@example.com"}]}
+    [stays] = synced(runtime, "gt-stays", **person("ann"), **sam)
+    [cancelled] = synced(runtime, "gt-cancelled", **person("bob"))
+    [moved] = synced(runtime, "gt-moved", **person("cat"))
+    cancel(runtime, "gt-cancelled", "2026-06-02T00:00:00Z")
+    submit(
+        runtime,
+        "gt-moved",
+        status="rescheduled",
+        start="2026-07-16T18:00:00-04:00",
+        end="2026-07-16T22:00:00-04:00",
+        updated_at="2026-06-02T00:00:00Z",
+        **person("cat"),
+    )
+    sync.sync_bookings(runtime, [cancelled, moved], now=NOW)
+    assert run(runtime).drift == []  # 28 events over three pages of 10, nothing out of place
+
+    before = guests(sandbox, "evt-0715")
+    url = f"{sandbox.url}/gatsby/event/evt-0715/guestlist"  # by hand on Gatsby:
+    gone = {"guests": [{"personId": before["sam@example.com"]["personId"]}]}
+    httpx.request("DELETE", url, json=gone, headers=GATSBY).raise_for_status()  # Sam removed
+    set_rsvp(sandbox, "evt-0715", before["bob@example.com"]["personId"], "Accepted")
+    set_rsvp(sandbox, "evt-0715", before["cat@example.com"]["personId"], "Accepted")
+
+    found = run(runtime)
+    assert kinds(found) == [("missing", stays), ("open_but_cancelled", cancelled), ("stale", moved)]
+    assert {d.event_id for d in found.drift} == {"evt-0715"}
+    assert found.events == 28
+    assert drift_gauge(runtime, "missing", "gatsby") == 1.0
+
+    repaired = run(runtime, repair=True)
+    assert all(d.repaired for d in repaired.drift), [d.repair for d in repaired.drift]
+    assert run(runtime).drift == []
+    after = guests(sandbox, "evt-0715")
+    assert after["sam@example.com"]["rsvpStatus"] == "Accepted"
+    assert after["bob@example.com"]["rsvpStatus"] == "Declined"
+    assert after["cat@example.com"]["rsvpStatus"] == "Declined"
+    assert guests(sandbox, "evt-0716")["cat@example.com"]["rsvpStatus"] == "Accepted"
+    assert open_reconcile_failures(runtime) == {}
+
+
+@pytest.mark.parametrize("platform_kind", ["gatsby"])
+def test_gatsby_one_person_on_two_bookings_is_not_drift(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    """The same customer books the 15th and the 16th, then cancels the 15th: still going on
+    the 16th is the other booking's, not drift of the cancelled one."""
+    synced(runtime, "gt-a", **person("dee"))
+    synced(
+        runtime,
+        "gt-b",
+        start="2026-07-16T18:00:00-04:00",
+        end="2026-07-16T22:00:00-04:00",
+        **person("dee"),
+    )
+    first = submit(runtime, "gt-a", status="cancelled", updated_at="2026-06-02T00:00:00Z")
+    sync.sync_bookings(runtime, [first], now=NOW)
+    assert run(runtime).drift == []
+
+
+# -- guest media: one branded event per booking ----------------------------------------------
+
+
+def media(sandbox: ServerThread, method: str, path: str, **kw: Any) -> httpx.Response:
+    url = f"{sandbox.url}/guestmedia/v1{path}"
+    response = httpx.request(method, url, headers=MEDIA, timeout=10, **kw)
+    response.raise_for_status()
+    return response
+
+
+@pytest.mark.parametrize("platform_kind", ["guestmedia"])
+def test_guest_media_drift_planted_by_hand_is_found_repaired_and_gone(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    moved, copied, reopened, deleted = synced(
+        runtime, "m-moved", "m-copied", "m-reopened", "m-deleted"
+    )
+    cancel(runtime, "m-reopened", "2026-06-02T00:00:00Z")
+    sync.sync_bookings(runtime, [reopened], now=NOW)
+    assert run(runtime).drift == []
+
+    moved_event = event_of(runtime, moved)
+    media(sandbox, "PATCH", f"/events/{moved_event}", json={"ends_at": "2026-07-16T03:00:00Z"})
+    plant = f"{sandbox.url}/guestmedia/_sandbox/events"
+    [copy_id] = httpx.post(f"{plant}/{event_of(runtime, copied)}/copies").json()["ids"]
+    media(sandbox, "PATCH", f"/events/{event_of(runtime, reopened)}", json={"status": "scheduled"})
+    deleted_event = event_of(runtime, deleted)
+    httpx.delete(f"{plant}/{deleted_event}").raise_for_status()
+    others = {"count": 120, "fields": {"external_reference": "crm-4711"}}  # not ours
+    httpx.post(f"{plant}/{event_of(runtime, moved)}/copies", json=others).raise_for_status()
+
+    found = run(runtime)
+    assert found.events == 4 + 120  # two pages of 100
+    assert kinds(found) == [
+        ("duplicate", copied),
+        ("missing", deleted),
+        ("open_but_cancelled", reopened),
+        ("stale", moved),
+    ]
+    assert next(d for d in found.drift if d.kind == "stale").detail == "differs: end"
+
+    later = datetime.now(UTC) + timedelta(hours=25)  # past the create key's 24 h
+    faults(sandbox, clock_offset_s=(NOW + timedelta(hours=25)).timestamp() - time.time())
+    repaired = reconcile.reconcile(runtime, now=later, repair=True)
+    assert all(d.repaired for d in repaired.drift), [d.repair for d in repaired.drift]
+    assert reconcile.reconcile(runtime, now=later).drift == []
+    assert media(sandbox, "GET", f"/events/{copy_id}").json()["event"]["status"] == "cancelled"
+    assert event_of(runtime, deleted) != deleted_event
+    ends = media(sandbox, "GET", f"/events/{moved_event}").json()["event"]["ends_at"]
+    assert ends == "2026-07-16T02:00:00Z"
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+def test_reconcile_on_postgresql_records_and_resolves_its_failure(
+    settings: Settings, runtime: Runtime, sandbox: ServerThread, empty_database: str
+) -> None:
+    rt = Runtime(
+        settings.model_copy(update={"database_url": empty_database}), tenants=runtime.tenants
+    )
+    migrate(rt.store)
+    try:
+        [booking_id] = synced(rt, "pg-copied")
+        url = f"{sandbox.url}/_sandbox/gomry/events/{event_of(rt, booking_id)}/copies"
+        httpx.post(url).raise_for_status()
+        assert kinds(run(rt)) == [("duplicate", booking_id)]
+        assert "duplicate" in open_reconcile_failures(rt)[booking_id]
+        assert run(rt, repair=True).clean
+        assert run(rt).drift == [] and open_reconcile_failures(rt) == {}
+        with rt.store.transaction() as session:
+            [failure] = session.scalars(select(Failure).where(Failure.stage == "reconcile"))
+            assert failure.resolved_at is not None and failure.booking_id == booking_id
+    finally:
+        rt.close()

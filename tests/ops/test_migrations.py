@@ -199,3 +199,14 @@ def test_a_schema_that_matches_no_revision_is_left_alone_and_explained(
         migrate(database)
     with database.read() as connection:
         assert "alembic_version" not in inspect(connection).get_table_names()
+
+
+def test_a_versioned_database_with_a_table_of_someone_elses_still_upgrades(
+    database: Store,
+) -> None:
+    at_revision(database, "0002")
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE dba_audit (id INTEGER PRIMARY KEY)"))
+    assert migrate(database) == f"schema upgraded from 0002 to {head()}"
+    with database.read() as connection:
+        assert "dba_audit" in inspect(connection).get_table_names()

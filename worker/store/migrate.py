@@ -26,6 +26,7 @@ autogenerate=True)``), review it, and commit it next to the model change.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from sqlalchemy import Connection, create_engine, inspect
 
 from worker.store.db import Store
 from worker.store.models import Base
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
@@ -135,34 +138,52 @@ def _adopt(connection: Connection, config: Config, recorded: str | None) -> str 
     shape = _shape(connection)
     if not shape:
         return None
+    if recorded is not None:
+        return _correct(config, recorded, shape)
     shapes = revision_shapes()
-    if recorded is not None and shapes.get(recorded) == shape:
-        return None
     for revision in reversed(list(shapes)):
         if shapes[revision] == shape:
             command.stamp(config, revision, purge=True)
-            was = f"recorded as {recorded}" if recorded else "unversioned"
-            return f"schema ({was}) matched revision {revision}; stamped"
+            return f"schema (unversioned) matched revision {revision}; stamped"
     first = next(iter(shapes))
-    missing = _missing_before(shape, shapes[first]) if recorded is None else None
-    if missing is not None:
-        operations = Operations(MigrationContext.configure(connection))
-        for table, columns in missing.items():
-            if table not in shape:
-                Base.metadata.tables[table].create(connection)
-                continue
-            for name in columns:
-                operations.add_column(table, Base.metadata.tables[table].c[name].copy())
-        command.stamp(config, first, purge=True)
-        added = ", ".join(
-            ", ".join(f"{table}.{c}" for c in columns) if table in shape else table
-            for table, columns in missing.items()
+    missing = _missing_before(shape, shapes[first])
+    if missing is None:
+        raise SchemaUnknown(
+            f"the schema (unversioned) matches no revision; closest is "
+            f"{_closest(shape, shapes)}. Migrate it by hand."
         )
-        return f"schema older than revision {first}; added {added} and stamped"
-    raise SchemaUnknown(
-        f"the schema ({'revision ' + recorded if recorded else 'unversioned'}) matches no "
-        f"revision; closest is {_closest(shape, shapes)}. Migrate it by hand."
+    operations = Operations(MigrationContext.configure(connection))
+    for table, columns in missing.items():
+        if table not in shape:
+            Base.metadata.tables[table].create(connection)
+            continue
+        for name in columns:
+            operations.add_column(table, Base.metadata.tables[table].c[name].copy())
+    command.stamp(config, first, purge=True)
+    added = ", ".join(
+        ", ".join(f"{table}.{c}" for c in columns) if table in shape else table
+        for table, columns in missing.items()
     )
+    return f"schema older than revision {first}; added {added} and stamped"
+
+
+def _correct(config: Config, recorded: str, shape: Shape) -> str | None:
+    """A versioned schema that is exactly a later revision's (an old ingress's ``create_all``
+    made a newer table) is stamped there; anything else is left to ``alembic upgrade`` (an
+    extra table of someone else's is none of our business)."""
+    try:
+        shapes = revision_shapes()
+    except Exception:  # a revision only PostgreSQL can run: no scratch shapes, plain upgrade
+        log.warning("revision shapes unavailable; upgrading without schema detection")
+        return None
+    if recorded not in shapes or shapes[recorded] == shape:
+        return None
+    later = list(shapes)[list(shapes).index(recorded) + 1 :]
+    for revision in reversed(later):
+        if shapes[revision] == shape:
+            command.stamp(config, revision, purge=True)
+            return f"schema (recorded as {recorded}) matched revision {revision}; stamped"
+    return None
 
 
 def _missing_before(shape: Shape, first: Shape) -> dict[str, list[str]] | None:

@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import redis
 from sqlalchemy import delete, func, select, update
 
 from config.tenants import Tenant
@@ -66,6 +67,7 @@ DRIFT_KEY = "bookwire:drift"  # hash "<platform>|<kind>|<tenant>" -> items found
 DRIFT_AT_KEY = "bookwire:drift:at"  # hash tenant -> epoch seconds of its last run
 CREATE_KEY_WINDOW = timedelta(hours=24)  # Gomry and guest media replay a create key this long
 OUR_REFERENCE = re.compile(r"^bw-[0-9a-f]{32}$")  # what ``booking_reference`` makes
+UNLOCKED = "not repaired: the broker (Redis), which holds the booking locks, is unreachable"
 
 
 class DriftKind(StrEnum):
@@ -159,8 +161,8 @@ def reconcile(
     known = _all_references(rt)
     chosen = [rt.tenants.tenants[tenant]] if tenant else list(rt.tenants.tenants.values())
     for config in chosen:
-        platform = rt.platform(config)
         try:
+            platform = rt.platform(config)
             events = list(platform.list_events(since=since))
         except BookwireError as exc:
             report.errors[config.id] = _reason(exc)
@@ -175,10 +177,7 @@ def reconcile(
         report.bookings += len(bookings)
         report.events += len(events)
         report.drift += found
-        log.info(
-            "reconciled",
-            extra={"tenant": config.id, "drift": len(found), "bookings": len(bookings)},
-        )
+        log.info("reconciled", extra={"tenant": config.id, "count": len(found)})
     return report
 
 
@@ -435,9 +434,16 @@ def _repair(
                 continue
             resync[booking.id] = item
             continue
-        _call_under_lock(rt, tenant, platform, booking, item, now=now)
+        try:
+            _call_under_lock(rt, tenant, platform, booking, item, now=now)
+        except redis.exceptions.RedisError:
+            item.repair = UNLOCKED
     if resync:
-        _resync(rt, [by_id[b] for b in resync], resync, now=now)
+        try:
+            _resync(rt, [by_id[b] for b in resync], resync, now=now)
+        except redis.exceptions.RedisError:
+            for item in resync.values():  # the booking is pending again: the relay takes it
+                item.repair = f"queued again ({UNLOCKED})"
 
 
 def _call_under_lock(

@@ -21,6 +21,7 @@ from tests.support import (
     GOMRY_KEY,
     GUESTMEDIA_KEY,
     ServerThread,
+    free_port,
     gomry_events,
     tenants_toml,
 )
@@ -384,3 +385,34 @@ def test_reconcile_on_postgresql_records_and_resolves_its_failure(
             assert failure.resolved_at is not None and failure.booking_id == booking_id
     finally:
         rt.close()
+
+
+# -- when something else is down -------------------------------------------------------------
+
+
+def test_a_platform_that_cannot_be_read_is_an_error_not_drift(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    synced(runtime, "g-down")
+    faults(sandbox, error_rate=1.0)
+    report = run(runtime, repair=True)
+    assert report.drift == [] and not report.clean
+    assert report.errors["acme"].startswith("gomry: HTTP 5")
+    assert open_reconcile_failures(runtime) == {}  # nothing was compared, nothing concluded
+
+
+def test_repairs_need_the_booking_locks_and_say_so_when_the_broker_is_down(
+    settings: Settings, runtime: Runtime, sandbox: ServerThread
+) -> None:
+    [booking_id] = synced(runtime, "g-nobroker")
+    url = f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}/copies"
+    [copy_id] = httpx.post(url).json()["ids"]
+    offline = settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{free_port()}/0"})
+    rt = Runtime(offline, tenants=runtime.tenants)
+    try:
+        [item] = reconcile.reconcile(rt, now=NOW, repair=True).drift
+    finally:
+        rt.close()
+    assert (item.kind, item.repaired, item.repair) == ("duplicate", False, reconcile.UNLOCKED)
+    event = next(e for e in gomry_events(sandbox.url) if e["id"] == copy_id)
+    assert event["registration_status"] == "open"  # untouched without the lock

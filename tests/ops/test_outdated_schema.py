@@ -95,3 +95,23 @@ def test_no_process_creates_tables(settings: Settings, bookwire: object) -> None
     with store.read() as connection:
         assert inspect(connection).get_table_names() == []
     store.dispose()
+
+
+def test_postgres_at_0002_new_ingress_refuses_and_creates_nothing_then_migrate_works(
+    empty_database: str, bookwire: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reported case: the new ingress used to create portal_deliveries itself, and
+    `bookwire migrate` then failed with DuplicateTable."""
+    store = Store(empty_database)
+    try:
+        with store.engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0002")
+        monkeypatch.setenv("BOOKWIRE_DATABASE_URL", empty_database)
+        code, _, err = bookwire("ingress")  # type: ignore[operator]
+        assert (code, err) == (4, NEEDS.format(head()))
+        with store.read() as connection:
+            assert "portal_deliveries" not in inspect(connection).get_table_names()
+        code, out, err = bookwire("migrate")  # type: ignore[operator]
+        assert (code, out, err) == (0, f"schema upgraded from 0002 to {head()}\n", "")
+    finally:
+        store.dispose()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -225,6 +229,61 @@ def test_report_json_is_machine_readable_and_has_no_personal_data(
     assert data["drift"][0]["booking_id"] == booking_id
     assert "Zoë" not in text and "zoe@example.com" not in text
     assert "Zoë" not in open_reconcile_failures(runtime)[booking_id]
+
+
+PLANTS = {  # what an operator may do by hand in Gomry's dashboard -> the drift it is
+    "nothing": None,
+    "moved": "stale",
+    "renamed": "stale",
+    "closed": "stale",
+    "copied": "duplicate",
+    "deleted": "missing",
+    "reopened after cancel": "open_but_cancelled",
+    "cancelled, left alone": None,
+}
+
+
+def plant(runtime: Runtime, sandbox: ServerThread, booking_id: int, what: str) -> None:
+    event = f"{sandbox.url}/api/v1/events/{event_of(runtime, booking_id)}"
+    hand = f"{sandbox.url}/_sandbox/gomry/events/{event_of(runtime, booking_id)}"
+    changes = {
+        "moved": {"end": {"utc": "2026-07-15T23:30", "timezone": "America/New_York"}},
+        "renamed": {"name": "Renamed by hand"},
+        "closed": {"registration_status": "closed"},
+        "reopened after cancel": {"registration_status": "open", "is_private": False},
+    }
+    if what in changes:
+        httpx.patch(event, json=changes[what], headers=GOMRY, timeout=10).raise_for_status()
+    elif what == "copied":
+        httpx.post(f"{hand}/copies", timeout=10).raise_for_status()
+    elif what == "deleted":
+        httpx.delete(hand, timeout=10).raise_for_status()
+
+
+@examples(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plants=st.lists(st.sampled_from(sorted(PLANTS)), min_size=1, max_size=4))
+def test_any_mix_of_hand_edits_is_found_exactly_and_repaired_to_zero(
+    runtime: Runtime, sandbox: ServerThread, plants: list[str]
+) -> None:
+    faults(sandbox, clock_offset_s=0)
+    names = [f"h-{uuid.uuid4().hex[:8]}" for _ in plants]
+    ids = synced(runtime, *names)
+    for name, booking_id, what in zip(names, ids, plants, strict=True):
+        if what.startswith(("reopened", "cancelled")):
+            cancel(runtime, name, "2026-06-02T00:00:00Z")
+            sync.sync_bookings(runtime, [booking_id], now=NOW)
+        plant(runtime, sandbox, booking_id, what)
+    expected = sorted((PLANTS[w], b) for w, b in zip(plants, ids, strict=True) if PLANTS[w])
+    assert kinds(run(runtime)) == expected  # earlier examples' bookings stay clean too
+
+    later = datetime.now(UTC) + timedelta(hours=25)
+    faults(sandbox, clock_offset_s=25 * 3600)
+    repaired = reconcile.reconcile(runtime, now=later, repair=True)
+    assert all(d.repaired for d in repaired.drift), [d.repair for d in repaired.drift]
+    assert reconcile.reconcile(runtime, now=later).drift == []
+    assert open_reconcile_failures(runtime) == {}
 
 
 # -- Gatsby: a booking is its people on someone else's event ---------------------------------

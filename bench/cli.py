@@ -11,11 +11,13 @@ Examples::
     python -m bench --scale --postgres                # the same on an embedded PostgreSQL
     python -m bench --phased                          # ingest alone, then workers alone
     python -m bench --profile /tmp/profiles           # py-spy on ingress and workers
+    python -m bench --chaos                           # 3,000 bookings under kills (docs)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -25,22 +27,28 @@ from pathlib import Path
 from typing import Any
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+DEFAULT_TIMEOUT = 300.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The benchmark's options (shared by ``python -m bench`` and ``bookwire bench``)."""
     load = parser.add_argument_group("load")
-    load.add_argument("--bookings", "-n", type=int, default=2000, help="bookings to send")
+    load.add_argument(
+        "--bookings", "-n", type=int, default=None, help="bookings to send (2,000; --chaos 3,000)"
+    )
     load.add_argument("--concurrency", "-c", type=int, default=20, help="requests in flight")
     load.add_argument("--rate", type=float, default=None, help="steady bookings/s instead")
     load.add_argument("--duplicate", action="store_true", help="deliver every webhook twice")
     platform = parser.add_argument_group("platform (sandbox faults)")
     platform.add_argument("--platform-latency-ms", type=float, default=0.0)
     platform.add_argument(
-        "--platform-error-rate", type=float, default=0.0, help="share of calls answered 503"
+        "--platform-error-rate",
+        type=float,
+        default=None,
+        help="share of calls answered 503 (0; --chaos 0.05)",
     )
     stack = parser.add_argument_group("stack")
-    stack.add_argument("--workers", type=int, default=1, help="worker processes")
+    stack.add_argument("--workers", type=int, default=None, help="worker processes (1; --chaos 2)")
     stack.add_argument(
         "--worker-threads", type=int, default=None, help="threads per worker (default: settings)"
     )
@@ -54,7 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     stack.add_argument("--log-level", default="INFO", help="BOOKWIRE_LOG_LEVEL of the processes")
     run = parser.add_argument_group("run")
-    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for drain")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds to wait for drain (--chaos: 600)",
+    )
     run.add_argument("--out", type=Path, default=REPORTS, help="directory for the reports")
     run.add_argument(
         "--phased",
@@ -72,6 +85,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="gil: Python CPU; active: running threads; idle: every thread (wall time)",
     )
     run.add_argument("--keep", action="store_true", help="keep the run's home (logs, databases)")
+    chaos = parser.add_argument_group("chaos (--chaos: every webhook twice, changes, kills)")
+    chaos.add_argument(
+        "--chaos", action="store_true", help="prove 0 duplicates / 0 lost under faults"
+    )
+    chaos.add_argument("--kills", type=int, default=8, help="worker Celery children to SIGKILL")
+    chaos.add_argument("--kill-every", type=float, default=10.0, help="seconds between kills")
+    chaos.add_argument("--broker-restarts", type=int, default=2, help="broker crashes")
+    chaos.add_argument("--broker-down", type=float, default=3.0, help="seconds the broker is down")
+    chaos.add_argument("--reschedule-share", type=float, default=0.2)
+    chaos.add_argument("--cancel-share", type=float, default=0.1)
+    chaos.add_argument("--seed", type=int, default=1, help="faults, stories and kills")
+    chaos.add_argument("--plant-duplicates", type=int, default=0, help=argparse.SUPPRESS)
+    chaos.add_argument("--plant-lost", type=int, default=0, help=argparse.SUPPRESS)
     return parser
 
 
@@ -82,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
         with _embedded_postgres() as url:
             args.database_url = url
             return run(args)
+    if args.chaos:
+        return _chaos(args)
+    args.bookings = 2000 if args.bookings is None else args.bookings
+    args.workers = args.workers or 1
+    args.platform_error_rate = args.platform_error_rate or 0.0
     from bench import report
     from bench.run import Options, run_once, scaled
     from bench.stack import StackConfig
@@ -140,6 +171,53 @@ def run(args: argparse.Namespace) -> int:
         for r in runs
     )
     return 0 if healthy else 1
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    """``--chaos``: one chaos run, its reports; 1 unless 0 duplicates, 0 lost, 0 drift."""
+    from bench import chaos_report
+    from bench.chaos import ChaosOptions, run_chaos
+    from bench.stack import StackConfig
+    from config.settings import Settings
+
+    if args.timeout == DEFAULT_TIMEOUT:
+        args.timeout = 600.0  # kills strand bookings for a lock's and the relay's delay
+    options = ChaosOptions(
+        stack=StackConfig(
+            workers=args.workers or 2,
+            worker_threads=args.worker_threads or Settings().worker_concurrency,
+            ingress=args.ingress,
+            redis_url=None,  # the broker is crashed and restarted: it must be ours
+            database_url=args.database_url,
+            log_level=args.log_level,
+        ),
+        bookings=3000 if args.bookings is None else args.bookings,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        kills=args.kills,
+        kill_every=args.kill_every,
+        broker_restarts=args.broker_restarts,
+        broker_down=args.broker_down,
+        platform_error_rate=0.05 if args.platform_error_rate is None else args.platform_error_rate,
+        reschedule_share=args.reschedule_share,
+        cancel_share=args.cancel_share,
+        seed=args.seed,
+        timeout=args.timeout,
+        plant_duplicates=args.plant_duplicates,
+        plant_lost=args.plant_lost,
+        keep=args.keep,
+    )
+    result = run_chaos(options)
+    stem = result["run_id"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / f"{stem}.json"
+    md_path = args.out / f"{stem}.md"
+    json_path.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    text = chaos_report.markdown(result)
+    md_path.write_text(text, "utf-8")
+    print(text)
+    print(f"reports: {json_path} {md_path}", file=sys.stderr)
+    return 0 if result["ok"] else 1
 
 
 @contextmanager

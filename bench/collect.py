@@ -50,6 +50,14 @@ class Sandbox:
         response.raise_for_status()
         return dict(response.json())
 
+    def plant_copy(self, event_id: str) -> None:
+        """A hand-made copy of the event (same description, so the same booking reference)."""
+        self._http.post(f"/_sandbox/gomry/events/{event_id}/copies", json={}).raise_for_status()
+
+    def plant_delete(self, event_id: str) -> None:
+        """The event deleted by hand in the dashboard."""
+        self._http.delete(f"/_sandbox/gomry/events/{event_id}").raise_for_status()
+
     def count(self) -> int:
         response = self._http.get("/api/v1/events", params={"page": 1, "page_size": 1})
         response.raise_for_status()

@@ -54,7 +54,7 @@ def run_once(options: Options, *, log: Any = sys.stderr) -> dict[str, Any]:
     prefix = f"b{uuid.uuid4().hex[:8]}"
     home = Path(tempfile.mkdtemp(prefix="bookwire-bench-"))
     stack = Stack(options.stack, home)
-    load_before = _load_average()
+    load_before = load_average()
     print(f"[bench] {run_id}: starting the stack under {home}", file=log, flush=True)
     try:
         stack.start(workers=not options.phased)
@@ -82,7 +82,7 @@ def _measure(
     load_before: list[float],
     log: Any,
 ) -> dict[str, Any]:
-    warm = _warm_up(stack, sandbox, wait=not options.phased)
+    warm = warm_up(stack, sandbox, wait=not options.phased)
     sandbox.faults(
         latency_ms=options.platform_latency_ms, error_rate=options.platform_error_rate, seed=8
     )
@@ -144,9 +144,9 @@ def _measure(
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_before": load_before,
-            "load_after": _load_average(),
+            "load_after": load_average(),
         },
-        "code": _code_version(),
+        "code": code_version(),
         "config": _config(options),
         "ingest": report.ingest_section(results["sent"]),
         "end_to_end": report.end_to_end_section(
@@ -183,7 +183,7 @@ def _observe(stack: Stack, monitor: Monitor, profiler: Profiler | None) -> None:
         time.sleep(1.0)  # let py-spy attach before the work starts
 
 
-def _warm_up(stack: Stack, sandbox: Sandbox, *, wait: bool) -> int:
+def warm_up(stack: Stack, sandbox: Sandbox, *, wait: bool) -> int:
     """One booking through each ingress (synced unless ``wait`` is off: no workers yet), so
     the run starts on warm processes."""
     names: list[str] = []
@@ -274,7 +274,7 @@ def _database_kind(url: str | None) -> str:
     return url.split(":", 1)[0]
 
 
-def _code_version() -> dict[str, Any]:
+def code_version() -> dict[str, Any]:
     """The commit measured, and whether the working tree had uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
 
@@ -291,7 +291,7 @@ def _code_version() -> dict[str, Any]:
     }
 
 
-def _load_average() -> list[float]:
+def load_average() -> list[float]:
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:

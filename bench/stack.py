@@ -127,7 +127,7 @@ class Stack:
 
             self._valkey = start_valkey(self.settings)
         migrate = subprocess.run(
-            [*WORKER_CLI, "migrate"], env=self._env(), capture_output=True, check=False
+            [*WORKER_CLI, "migrate"], env=self.env(), capture_output=True, check=False
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrate.stderr.decode(errors='replace')[-2000:]}")
@@ -183,6 +183,27 @@ class Stack:
             handle.close()
         self._logs.clear()
 
+    def kill_broker(self) -> None:
+        """SIGKILL the embedded Valkey (a crash: no shutdown, no final fsync)."""
+        if self._valkey is None:
+            raise RuntimeError("the broker is not embedded; nothing to kill")
+        self._valkey.terminate()
+
+    def restart_broker(self) -> None:
+        """Start the embedded Valkey again on the same socket and data directory (its
+        append-only file is replayed)."""
+        if self._valkey is None:
+            raise RuntimeError("the broker is not embedded; nothing to restart")
+        self._valkey.start()
+
+    def celery_children(self, worker: Child) -> list[psutil.Process]:
+        """The Celery process(es) a supervised ``bookwire worker`` runs (none while it
+        restarts one)."""
+        try:
+            return psutil.Process(worker.proc.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+
     def check_alive(self) -> None:
         for child in self.children:
             if child.proc.poll() is not None:
@@ -200,7 +221,7 @@ class Stack:
         )
         secrets_file.chmod(0o600)
 
-    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWIRE_")}
         s = self.settings
         env.update(
@@ -231,7 +252,7 @@ class Stack:
         self._logs.append(handle)
         proc = subprocess.Popen(
             argv,
-            env=self._env(extra),
+            env=self.env(extra),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C on the benchmark does not race our stop order

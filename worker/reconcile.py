@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -124,6 +124,9 @@ class Report:
         }
 
 
+Found = Callable[[DriftKind, "_Booking | None", str | None, str], None]  # notes one drift item
+
+
 @dataclass
 class _Booking:
     """A settled booking in scope, with its link and what it should look like."""
@@ -138,6 +141,13 @@ class _Booking:
     @property
     def cancelled(self) -> bool:
         return self.message.status is BookingStatus.cancelled
+
+    @property
+    def on_guest_list(self) -> bool:
+        """Whether its platform keeps it as people on a guest list (the link's details hold
+        their platform ids, ``LinkedEvent.details["guests"]``) rather than as an event."""
+        guests = (self.link.details or {}).get("guests") if self.link else None
+        return isinstance(guests, Mapping)
 
     @property
     def people(self) -> frozenset[str]:
@@ -284,7 +294,7 @@ def _compare(
         found.append(Drift(kind_, tenant.id, kind, booking_id, event_id, why))
 
     for booking in bookings:
-        if booking.people:
+        if booking.on_guest_list:
             _compare_guests(booking, by_id, written[booking.id], claimed, drift)
             continue
         spec = None if booking.cancelled else _spec(tenant, platform, booking.message)
@@ -302,7 +312,7 @@ def _compare_event(
     spec: EventSpec | None,
     by_id: Mapping[str, PlatformEvent],
     by_reference: Mapping[str, list[PlatformEvent]],
-    drift: Any,
+    drift: Found,
     *,
     now: datetime,
 ) -> None:
@@ -341,7 +351,7 @@ def _compare_guests(
     by_id: Mapping[str, PlatformEvent],
     written: set[str],
     claimed: set[tuple[str, str]],
-    drift: Any,
+    drift: Found,
 ) -> None:
     """A guest-list booking is its people on the linked event, going, and nowhere else we put
     them (unless another booking of ours holds them there: one person, two parties)."""
@@ -425,7 +435,9 @@ def _repair(
             item.repair = "reported only: nothing proves it is ours"
             continue
         if item.kind is DriftKind.missing:
-            replays_until = None if booking.people else _create_replayed_until(rt, booking.id)
+            replays_until = (
+                None if booking.on_guest_list else _create_replayed_until(rt, booking.id)
+            )
             if replays_until is not None and replays_until > now:
                 item.repair = (
                     "deferred: the platform replays the booking's create until "
@@ -465,14 +477,14 @@ def _call_under_lock(
         details = booking.link.details or {} if booking.link else {}
         try:
             with recording(calls.append):
-                if item.kind is DriftKind.stale and not booking.people:
+                if item.kind is DriftKind.stale and not booking.on_guest_list:
                     assert booking.link is not None
                     spec = _spec(tenant, platform, booking.message)
                     platform.update_event(LinkedEvent(booking.link.event_id, details), spec)
                     item.repair = "updated"
                 else:  # duplicate, open_but_cancelled, a guest list's old event
                     platform.cancel_event(LinkedEvent(item.event_id, details))
-                    item.repair = "released" if booking.people else "cancelled"
+                    item.repair = "released" if booking.on_guest_list else "cancelled"
             item.repaired = True
         except BookwireError as exc:
             item.repair = f"failed: {_reason(exc)}"
@@ -486,7 +498,7 @@ def _resync(
     """Missing: forget the vanished event and let the normal sync path make it again."""
     with rt.store.transaction() as session:
         for booking in bookings:
-            if not booking.people:  # an event platform's event is gone: so is its link
+            if not booking.on_guest_list:  # an event platform's event is gone: so is its link
                 session.execute(delete(EventLink).where(EventLink.booking_id == booking.id))
             session.execute(
                 update(Booking)
@@ -499,7 +511,9 @@ def _resync(
         if isinstance(result, BaseException):
             item.repair = f"queued again (sync: {_reason(result)})"
         elif (
-            result.event_id is not None and result.event_id == item.event_id and not booking.people
+            result.event_id is not None
+            and result.event_id == item.event_id
+            and not booking.on_guest_list
         ):
             item.repair = (
                 "not repaired: the platform replayed its first create (idempotency window); "

@@ -388,6 +388,16 @@ def test_gatsby_one_person_on_two_bookings_is_not_drift(
     assert run(runtime).drift == []
 
 
+@pytest.mark.parametrize("platform_kind", ["gatsby"])
+def test_gatsby_a_booking_with_nobody_to_place_is_not_compared_as_an_event(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    """No email, no guest: the event is someone else's, so its name and times are not ours
+    to call stale."""
+    synced(runtime, "gt-nomail", customer={"name": "Walk In"})
+    assert run(runtime).drift == []
+
+
 # -- guest media: one branded event per booking ----------------------------------------------
 
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from config.settings import Settings
 from tests.integrations.platforms import submit
 from tests.support import ServerThread
 from worker import sync
+from worker.celery_app import create_celery
 from worker.runtime import Runtime
 from worker.store.models import EventLink
 from worker.tasks import reconcile_platforms
@@ -83,3 +85,11 @@ def test_the_beat_task_reconciles_and_repairs_when_configured(
     cli("status", "--drift")
     assert reconcile_platforms() == 1  # found, and repaired
     assert reconcile_platforms() == 0
+
+
+def test_beat_schedules_the_sweep_on_its_configured_interval(settings: Settings) -> None:
+    app = create_celery(settings.model_copy(update={"reconcile_interval": 120.0}))
+    assert app.conf.beat_schedule["reconcile"] == {
+        "task": "bookwire.reconcile",
+        "schedule": 120.0,
+    }

@@ -6,9 +6,14 @@ intents of one sync round are written in one statement and one commit, whatever 
 
 An intent with no outcome is **ambiguous**: the worker died, or the call timed out, somewhere
 between committing the intent and committing the outcome, so the platform may or may not have
-acted. Only create intents need recovery (updates and cancels are level-triggered and simply
-run again); for them the sync treats "no event link" as "an event may exist at an unknown
-version" and finds it before deciding anything (see ``worker.sync``).
+acted. Two kinds need recovery (see ``worker.sync``); the rest are level-triggered and simply
+run again:
+
+- an ambiguous create: "no event link" then means "an event may exist at an unknown version",
+  and it is found before anything else is decided;
+- on platforms that place a booking on an event chosen by its fields (Gatsby: the event of the
+  booking's date), an ambiguous create or update may have left the booking's people on the
+  event of the message it was sent for: each such placement is settled first.
 
 A create the platform refused (a 4xx answer to the POST) is finished as ``refused``. Platforms
 replay a key's answer for 24 h, refusals included, so the next create for that booking uses the
@@ -18,7 +23,7 @@ next key of the booking (``idempotency_key``): still derived from the booking id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -64,6 +69,9 @@ class History:
 
     ambiguous_create: Ambiguous | None = None
     refused_creates: int = 0
+    # what each unfinished create or update was sent for: on platforms that place a booking on
+    # an event chosen by its fields (Gatsby), each may have left its people there
+    placements: tuple[dict[str, Any], ...] = ()
 
     def key_for(self, reference: str) -> str:
         """The create key: the ambiguous create's own (so the platform replays it), else the
@@ -107,13 +115,18 @@ def history(conn: Connection, booking_ids: Sequence[int]) -> dict[int, History]:
     found: dict[int, History] = {}
     for row in conn.execute(_OPEN_OR_REFUSED, {"ids": list(booking_ids)}):
         known = found.get(row.booking_id, History())
-        if row.finished_at is not None:  # refused
-            found[row.booking_id] = History(known.ambiguous_create, known.refused_creates + 1)
-            continue
-        earliest = known.ambiguous_create
-        if earliest is None or row.started_at < earliest.started_at:
-            earliest = Ambiguous(row.idempotency_key or "", row.started_at, row.message)
-        found[row.booking_id] = History(earliest, known.refused_creates)
+        if row.finished_at is not None:  # a refused create
+            known = replace(known, refused_creates=known.refused_creates + 1)
+        else:
+            if row.message is not None and row.message not in known.placements:
+                known = replace(known, placements=(*known.placements, row.message))
+            earliest = known.ambiguous_create
+            if row.operation == Operation.create and (
+                earliest is None or row.started_at < earliest.started_at
+            ):
+                ambiguous = Ambiguous(row.idempotency_key or "", row.started_at, row.message)
+                known = replace(known, ambiguous_create=ambiguous)
+        found[row.booking_id] = known
     return found
 
 
@@ -160,16 +173,26 @@ def finish(conn: Connection, finished: Sequence[Finished], *, now: datetime) -> 
 
 INTENTS = table(SyncIntent)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-_OPEN_OR_REFUSED = select(
-    INTENTS.c.booking_id,
-    INTENTS.c.idempotency_key,
-    INTENTS.c.message,
-    INTENTS.c.started_at,
-    INTENTS.c.finished_at,
-).where(
-    INTENTS.c.booking_id.in_(_IDS),
-    INTENTS.c.operation == str(Operation.create),
-    or_(INTENTS.c.finished_at.is_(None), INTENTS.c.outcome == str(Outcome.refused)),
+_OPEN_OR_REFUSED = (
+    select(
+        INTENTS.c.booking_id,
+        INTENTS.c.operation,
+        INTENTS.c.idempotency_key,
+        INTENTS.c.message,
+        INTENTS.c.started_at,
+        INTENTS.c.finished_at,
+    )
+    .where(
+        INTENTS.c.booking_id.in_(_IDS),
+        or_(
+            INTENTS.c.finished_at.is_(None),
+            and_(
+                INTENTS.c.operation == str(Operation.create),
+                INTENTS.c.outcome == str(Outcome.refused),
+            ),
+        ),
+    )
+    .order_by(INTENTS.c.id)
 )
 _FINISH = (
     update(INTENTS)

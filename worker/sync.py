@@ -37,7 +37,7 @@ from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
 from integrations.errors import ConfigurationError, CreateRefused
 from integrations.http import Attempt, recording
-from integrations.platform import LinkedEvent, Platform, event_spec
+from integrations.platform import EventSpec, LinkedEvent, Platform, event_spec
 from worker import attempts as attempts_store
 from worker import crashpoints, failures, intents, observe
 from worker.intents import History, Operation
@@ -176,7 +176,7 @@ def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, O
                         item.version,
                         item.operation,
                         item.key,
-                        item.stored_message if item.operation is Operation.create else None,
+                        item.stored_message if item.operation is not Operation.cancel else None,
                     )
                     for item in planned
                     if item.operation is not None
@@ -308,41 +308,56 @@ def _call_platform(platform: Platform, item: _Work, brand: BrandConfig, *, now: 
     (Gatsby moves a rescheduled booking's people to another event) and its details carry
     what the platform needs next time (guest ids)."""
     link, history = item.link, item.history
-    if item.message.status is BookingStatus.cancelled:
+    cancelled = item.message.status is BookingStatus.cancelled
+    spec = None if cancelled else event_spec(item.message, brand, name_max=platform.name_max)
+    if not platform.keyed_creates:
+        _settle_placements(platform, history, brand, spec)
+    if spec is None:
         if link is not None and link.state == "cancelled":
             return Step(_result(SyncOutcome.up_to_date, link.linked), "cancelled", link.linked)
         existing = link.linked if link is not None else None
-        if existing is None and history.ambiguous_create is not None:
+        if existing is None and history.ambiguous_create is not None and platform.keyed_creates:
             existing = _created_earlier(platform, history, brand, item.message, now=now)
         if existing is None:  # never created (or proved absent): nothing to cancel
             return Step(SyncResult(SyncOutcome.up_to_date), "cancelled", None)
         linked = platform.cancel_event(existing)
         return Step(_result(SyncOutcome.cancelled, linked), "cancelled", linked)
-    spec = event_spec(item.message, brand, name_max=platform.name_max)
     if link is not None:
         linked = platform.update_event(link.linked, spec)
         return Step(_result(SyncOutcome.updated, linked), "active", linked)
-    ambiguous = history.ambiguous_create is not None
-    if ambiguous and platform.keyed_creates and not history.in_key_window(now):
-        found = platform.find_event(spec.reference)  # the platform forgot the key: look it up
-        if found is not None:
-            linked = platform.update_event(found, spec)
+    ambiguous = history.ambiguous_create
+    if (
+        ambiguous is not None
+        and platform.keyed_creates
+        and (ambiguous.message != item.stored_message or not history.in_key_window(now))
+    ):  # (sent as it is now and inside the window: the create below replays it exactly)
+        earlier = _created_earlier(platform, history, brand, item.message, now=now)
+        if earlier is not None:  # an event may exist at an unknown version: bring it up to date
+            linked = platform.update_event(earlier, spec)
             return Step(_result(SyncOutcome.recovered, linked), "active", linked)
     assert item.key is not None
-    try:
-        linked = platform.create_event(spec, idempotency_key=item.key)
-    except CreateRefused:
-        # A refusal while an earlier create is ambiguous may be the platform refusing our key
-        # reused with another body (422): the earlier create may have made the event.
-        found = platform.find_event(spec.reference) if ambiguous else None
-        if found is None:
-            raise
-        linked = platform.update_event(found, spec)
-        return Step(_result(SyncOutcome.recovered, linked), "active", linked)
+    linked = platform.create_event(spec, idempotency_key=item.key)
     if linked.replayed:  # the event of an earlier create, at whatever version it was sent
         linked = platform.update_event(linked, spec)
         return Step(_result(SyncOutcome.recovered, linked), "active", linked)
     return Step(_result(SyncOutcome.created, linked), "active", linked)
+
+
+def _settle_placements(
+    platform: Platform, history: History, brand: BrandConfig, spec: EventSpec | None
+) -> None:
+    """Gatsby: an unfinished create or update may have placed the booking's people on the
+    event of the message it was sent for. Placing them there again is a no-op that tells us
+    their guest ids; then they are moved to where the booking is now (or released)."""
+    for sent in history.placements:
+        earlier_spec = event_spec(
+            BookingMessage.model_validate(sent), brand, name_max=platform.name_max
+        )
+        earlier = platform.create_event(earlier_spec, idempotency_key=earlier_spec.reference)
+        if spec is None:
+            platform.cancel_event(earlier)
+        else:
+            platform.update_event(earlier, spec)
 
 
 def _created_earlier(
@@ -353,20 +368,23 @@ def _created_earlier(
     *,
     now: datetime,
 ) -> LinkedEvent | None:
-    """The event an ambiguous create may have made, for a booking cancelled since. Inside the
-    key window the create is replayed with what it sent (a request still in flight on the
-    platform can then never add a second event); after it, it is looked up by reference."""
+    """What an ambiguous create may have made, on a platform whose creates carry a key.
+
+    Inside the key window that create is repeated exactly as it was sent: the platform replays
+    it (same body, so no key-reuse refusal), or makes it now; a request still in flight there
+    can then never add a second event. After the window the event is looked up by reference;
+    None: nothing was made."""
     ambiguous = history.ambiguous_create
     assert ambiguous is not None
     reference = booking_reference(message.key)
-    if ambiguous.message is None or (platform.keyed_creates and not history.in_key_window(now)):
+    if ambiguous.message is None or not history.in_key_window(now):
         return platform.find_event(reference)
     sent = BookingMessage.model_validate(ambiguous.message)
     try:
         return platform.create_event(
             event_spec(sent, brand, name_max=platform.name_max), idempotency_key=ambiguous.key
         )
-    except CreateRefused:
+    except CreateRefused:  # e.g. a refusal the platform replays for this key: look it up
         return platform.find_event(reference)
 
 

@@ -25,7 +25,7 @@ from tests.crashes.test_sync_crash_points import (
     reference_of,
     restart,
 )
-from tests.integrations.gatsby.conftest import EVENTS, ORG, seed
+from tests.integrations.gatsby.conftest import EVENTS, ORG
 from tests.integrations.platforms import tenant_toml
 from tests.support import GATSBY_TOKEN, GUESTMEDIA_KEY, ServerThread, booking
 from worker.api import publish_booking
@@ -41,7 +41,11 @@ JULY_17 = {
     "primaryDate": "2026-07-17T22:00:00Z",
     "timezone": "America/New_York",
 }
-EVENT_OF = {FIRST["start"]: "evt-0715", MOVED["start"]: "evt-0716", MOVED_AGAIN["start"]: "evt-0717"}
+EVENT_OF = {
+    FIRST["start"]: "evt-0715",
+    MOVED["start"]: "evt-0716",
+    MOVED_AGAIN["start"]: "evt-0717",
+}
 
 
 @pytest.fixture(params=["guestmedia", "gatsby"])
@@ -91,9 +95,7 @@ def accepted_on(sandbox: ServerThread, email: str) -> list[str]:
         guests = httpx.get(
             f"{sandbox.url}/gatsby/event/{event_id}/guestlist", headers=headers, timeout=10
         ).json()["guests"]
-        if any(
-            g["email"] == email and g["rsvpStatus"] in ("Accepted", "Invited") for g in guests
-        ):
+        if any(g["email"] == email and g["rsvpStatus"] in ("Accepted", "Invited") for g in guests):
             found.append(event_id)
     return found
 

@@ -22,7 +22,6 @@ from config.fixes import LOG_LEVELS, did_you_mean, fix_for, invalid
 
 ENV_FILE = ".env"
 PREFIX = "BOOKWIRE_"
-Port = Field(ge=1, le=65535)
 
 
 class Settings(BaseSettings):
@@ -178,8 +177,8 @@ def _has_host(url: str, schemes: tuple[str, ...]) -> bool:
 
 def load_settings(**values: Any) -> Settings:
     """The process's settings from the environment and ``.env``, or a ``ConfigError`` with one
-    problem per bad variable: where it was set, what is wrong, and the fix. Values are never
-    echoed (a URL may carry a password)."""
+    problem per bad variable: where it was set, what is wrong, and the fix. URLs are never
+    echoed (one may carry a password)."""
     try:
         return Settings(**values)
     except ValidationError as exc:

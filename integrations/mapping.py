@@ -25,15 +25,18 @@ ANY_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 PHONE = re.compile(r"^\+?[\d\s().-]{6,}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_DEPTH = 64  # nesting levels a JSON body may have
+_SURROGATE = re.compile("[\ud800-\udfff]")  # left alone by json.loads when unpaired
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # paired or not
 
 
 def load_json(body: bytes) -> Any:
     """The decoded body, or a PayloadError saying why it is not JSON we can read.
 
     The one JSON reader of every connector: a body nested deeper than ``MAX_DEPTH`` (no
-    vendor's payload comes close) or carrying an integer too long to convert is refused
-    like malformed JSON, so signed input can never crash the ingress (a RecursionError
-    there was a 500 the vendor retried forever)."""
+    vendor's payload comes close), carrying an integer too long to convert, or text with a
+    lone surrogate escape (``"\\ud800"``: valid JSON, but not Unicode, so no model or
+    database takes it) is refused like malformed JSON, so signed input can never crash the
+    ingress (a RecursionError there was a 500 the vendor retried forever)."""
     try:
         raw = json.loads(body)
     except UnicodeDecodeError:
@@ -44,21 +47,27 @@ def load_json(body: bytes) -> Any:
         raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # e.g. an integer past Python's digit limit for conversion
         raise PayloadError("body holds a number too large to read") from None
-    if _deeper_than(raw, MAX_DEPTH):
-        raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
+    problem = _unusable(raw, texts=_SURROGATE_ESCAPE.search(body) is not None)
+    if problem:
+        raise PayloadError(problem)
     return raw
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests arrays/objects more than ``limit`` levels (without recursion)."""
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
+def _unusable(value: Any, *, texts: bool) -> str | None:
+    """Why a decoded body cannot be used: nested too deep, or (``texts``: the body has a
+    surrogate escape) text that is not Unicode. Walked without recursion."""
+    stack: list[tuple[Any, int]] = [([value], 0)]  # the body itself is the one child
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+        if depth > MAX_DEPTH:
+            return f"body is nested deeper than {MAX_DEPTH} levels"
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif texts and isinstance(child, str) and _SURROGATE.search(child):
+                return "body holds text that is not Unicode (a lone surrogate escape)"
+    return None
 
 
 def load_object(body: bytes) -> dict[str, Any]:

@@ -37,6 +37,7 @@ SIGNATURE = "x-hubspot-signature-v3"
 TIMESTAMP = "x-hubspot-request-timestamp"
 DECODED = re.compile(r"%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)", re.IGNORECASE)
 _EVENTS = TypeAdapter(list[HubSpotEvent])
+LAST_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
 
 
 def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
@@ -139,9 +140,13 @@ def _events(body: bytes) -> list[HubSpotEvent]:
             field="(body)",
         )
     try:
-        return _EVENTS.validate_python(raw)
+        events = _EVENTS.validate_python(raw)
     except ValidationError as exc:
         raise payload_error(exc) from None
+    for index, event in enumerate(events):
+        if not 0 <= event.occurredAt <= LAST_MS:
+            raise PayloadError("not a time in epoch milliseconds", field=f"{index}.occurredAt")
+    return events
 
 
 def _action(event: HubSpotEvent) -> str | None:

@@ -394,3 +394,31 @@ def test_a_signed_timestamp_no_clock_holds_is_401_and_nothing_stored(
     assert "signature rejected" in response.json()["error"]
     assert "timestamp" in response.json()["error"].lower()
     assert deliveries(runtime) == 0 and crashes == []
+
+
+def test_a_lone_surrogate_in_a_name_is_quarantined_with_the_reason(
+    runtime: Runtime, ingress: ServerThread, crashes: list[logging.LogRecord]
+) -> None:
+    """``"\\ud800"`` is valid JSON but not Unicode: it reached the booking's Person model
+    (a ValidationError outside the connector's error tree)."""
+    body = json.loads((FIXTURES / "calcom" / "booking_created.json").read_bytes())
+    body["payload"]["attendees"][0]["name"] = "\ud800"
+    response = send(ingress, "calcom", json.dumps(body).encode())  # ensure_ascii: "\ud800"
+    assert response.status_code == 422, response.text
+    assert "not Unicode" in response.json()["reason"]
+    assert stored(runtime, response.json()["inbox_id"]).status == "quarantined"
+    assert crashes == []
+
+
+def test_a_hubspot_event_time_no_clock_holds_is_quarantined_at_the_ingress(
+    runtime: Runtime, ingress: ServerThread, crashes: list[logging.LogRecord]
+) -> None:
+    """A deletion is applied without a look-up, from ``occurredAt``: a value past year 9999
+    was an OverflowError in the worker; now the ingress quarantines it naming the field."""
+    events = json.loads((FIXTURES / "hubspot" / "deal_deletion.json").read_bytes())
+    events[0]["occurredAt"] = 10**16
+    response = send(ingress, "hubspot", json.dumps(events).encode())
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "0.occurredAt"
+    assert stored(runtime, response.json()["inbox_id"]).status == "quarantined"
+    assert crashes == []

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     reconcile_repair: bool = Field(
         False, description="The sweep repairs the drift it finds (else it only reports it)."
     )
+    source_health_interval: float = Field(
+        900.0, gt=0, description="Seconds between source health checks (silence, subscriptions)."
+    )
+    source_backfill_margin: float = Field(
+        3600.0,
+        ge=0,
+        description="A silent source's gap is backfilled from its last delivery minus this many "
+        "seconds (deliveries the vendor sent just before going quiet may be lost too).",
+    )
 
     @field_validator("log_level")
     @classmethod

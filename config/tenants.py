@@ -85,6 +85,36 @@ class SourceConfig(_Strict):
     secrets: list[SecretRef] = Field(default_factory=list)
     credentials: dict[str, SecretRef] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    expect_delivery_within: str | None = Field(
+        None,
+        description='Longest silence that is normal, e.g. "6h" or "2d"; none = no expectation '
+        "(see docs/backfill.md, source health).",
+    )
+
+    @field_validator("expect_delivery_within")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and duration_seconds(value) is None:
+            raise invalid("not a duration", 'write it like "30m", "6h" or "2d" (more than 0)')
+        return value
+
+    @property
+    def expected_silence_seconds(self) -> float | None:
+        """``expect_delivery_within`` in seconds (None: no expectation)."""
+        within = self.expect_delivery_within
+        return duration_seconds(within) if within else None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(text: str) -> float | None:
+    """``30m``, ``6h``, ``2d`` … in seconds; None when it is not such a (positive) duration."""
+    match = _DURATION.match(text)
+    if match is None or float(match[1]) <= 0:
+        return None
+    return float(match[1]) * _SECONDS[match[2]]
 
 
 class PlatformConfig(_Strict):

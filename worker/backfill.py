@@ -5,6 +5,12 @@
 recorded in the inbox under a stable key, folded into the booking's ordered state
 (``intake.accept``) and published after commit (``intake.publish``), in batches.
 
+``--until`` bounds the window from the other side. Where ``--since`` means "modified since"
+(HubSpot, Pipedrive) ``until`` bounds the modification time (``updated_at``); where it means
+"dated from" (Calendly, Cal.com, Acuity, Square) it bounds the booking's start (a record with no
+start is bounded by its ``updated_at``). The list APIs are read up to now and the bound is applied
+here, one way for every source, so it cannot drift from a vendor's own parameter semantics.
+
 The delivery key is ``backfill:<booking id>:<updated_at>``, so running a backfill twice records
 nothing new (duplicates), and a backfill overlapping live webhooks creates nothing twice: the
 booking's state only moves forward in ``updated_at`` and the sync is idempotent. Sources whose
@@ -26,12 +32,22 @@ from sqlalchemy.orm import Session
 
 from integrations import registry
 from integrations.booking import BookingMessage
+from integrations.mapping import as_utc
 from worker import intake
 from worker.runtime import Runtime
 from worker.store.db import upsert_insert
 from worker.store.models import Delivery
 
 BATCH = 50
+# what ``since`` (and ``until``) bound for each source: "modified" time or the booking's "start"
+BOUNDS = {
+    "calendly": "start",
+    "calcom": "start",
+    "pipedrive": "modified",
+    "hubspot": "modified",
+    "acuity": "start",
+    "square": "start",
+}
 ORIGIN_HEADERS = {"x-bookwire-origin": "backfill", "content-type": "application/json"}
 
 
@@ -42,6 +58,7 @@ class BackfillReport:
     source: str
     tenant: str
     since: str
+    until: str | None = None
     fetched: int = 0
     accepted: int = 0  # moved a booking forward
     stale: int = 0  # recorded, but not newer than the booking's current state
@@ -56,9 +73,11 @@ def backfill(
     *,
     since: date | datetime,
     now: datetime,
+    until: date | datetime | None = None,
     batch_size: int = BATCH,
 ) -> BackfillReport:
-    """Fetch ``source``'s bookings for ``tenant`` since ``since`` and take them in.
+    """Fetch ``source``'s bookings for ``tenant`` since ``since`` (and before ``until``, see
+    the module docstring) and take them in; records past ``until`` are skipped, not counted.
 
     Raises LookupError for a source without a backfill or a tenant without that source, and
     the connector's errors (TransientError, ConfigurationError …) when a look-up fails; what
@@ -74,7 +93,10 @@ def backfill(
     observed = bool(getattr(registry.connector(source), "OBSERVED_UPDATED_AT", False))
     counts: Counter[str] = Counter()
     batch: list[BookingMessage] = []
+    bound = as_utc(until) if until is not None else None
     for message in fetch(context, since=since):
+        if bound is not None and not _within(message, bound, by=BOUNDS.get(source, "modified")):
+            continue
         counts["fetched"] += 1
         batch.append(message)
         if len(batch) >= batch_size:
@@ -86,12 +108,19 @@ def backfill(
         source=source,
         tenant=tenant,
         since=since.isoformat(),
+        until=until.isoformat() if until is not None else None,
         fetched=counts["fetched"],
         accepted=counts["accepted"],
         stale=counts["stale"],
         duplicates=counts["duplicates"],
         published=counts["published"],
     )
+
+
+def _within(message: BookingMessage, until: datetime, *, by: str) -> bool:
+    """Whether a fetched record is inside the window's ``until`` end (exclusive)."""
+    moment = message.start if by == "start" and message.start is not None else message.updated_at
+    return as_utc(moment) < until
 
 
 def delivery_key(message: BookingMessage, *, observed: bool = False) -> str:

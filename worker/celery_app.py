@@ -59,6 +59,10 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "bookwire.reconcile",
                 "schedule": settings.reconcile_interval,
             },
+            "check-sources": {  # silent or disabled sources, gaps backfilled (docs/backfill.md)
+                "task": "bookwire.check_sources",
+                "schedule": settings.source_health_interval,
+            },
         },
         bookwire_max_countdown=min(settings.retry_backoff_max, half),
     )

@@ -140,10 +140,26 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--drift", action="store_true", help="a line per booking the last reconcile found drifted"
     )
+    status.add_argument(
+        "--sources",
+        action="store_true",
+        help="a line per tenant/source: last delivery, expectation, subscription state",
+    )
     backfill = add("backfill", cmd_backfill, "Fetch a source's bookings since a date (list API).")
-    backfill.add_argument("source", help="source slug (hubspot, acuity, square, …)")
+    backfill.add_argument(
+        "source",
+        help="source slug: calendly (invitees of events starting since), calcom (bookings "
+        "starting since), pipedrive (deals won, lost or deleted, modified since), hubspot "
+        "(deals in a booked or cancelled stage, modified since), acuity (appointments dated "
+        "from), square (bookings starting from); see docs/backfill.md",
+    )
     backfill.add_argument("tenant", help="tenant slug")
     backfill.add_argument("--since", required=True, type=_day, help="YYYY-MM-DD")
+    backfill.add_argument(
+        "--until",
+        type=_day,
+        help="YYYY-MM-DD (UTC midnight, exclusive): bounds what --since bounds; default: now",
+    )
     replay = add("replay", cmd_replay, "Replay failures, failed bookings or bad deliveries.")
     replay.add_argument("--failure", type=int, action="append", default=[], help="failure id")
     replay.add_argument("--delivery", type=int, action="append", default=[], help="inbox id")
@@ -444,6 +460,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from worker.status import drift_lines, find_bookings, timeline
 
     rt = _runtime()
+    if args.sources:
+        from worker.source_health import lines
+
+        print("\n".join(lines(rt, now=datetime.now(UTC))) or "no source has an expectation")
+        return 0
     if args.drift or args.booking is None:
         if args.booking is None and not args.drift:
             print("name a booking, or --drift", file=sys.stderr)
@@ -474,7 +495,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     rt = _runtime()
     try:
-        report = backfill(rt, args.source, args.tenant, since=args.since, now=datetime.now(UTC))
+        if args.until is not None and args.until <= args.since:
+            raise LookupError("--until must be later than --since")
+        report = backfill(
+            rt, args.source, args.tenant, since=args.since, until=args.until, now=datetime.now(UTC)
+        )
     except LookupError as exc:
         print(exc, file=sys.stderr)
         return 2

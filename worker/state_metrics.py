@@ -28,7 +28,38 @@ def collect(rt: Runtime, *, now: datetime | None = None) -> bytes:
     up.labels("broker").set(_broker(rt, registry))
     up.labels("store").set(_store(rt, registry, now))
     _drift(rt, registry)
+    _source_health(rt, registry)
     return generate_latest(registry)
+
+
+def _source_health(rt: Runtime, registry: CollectorRegistry) -> None:
+    """What the last source health check found, by source slug (tenants stay out). Left out
+    until a check has run."""
+    from worker.source_health import counts
+
+    silent = Gauge(
+        "bookwire_source_silent",
+        "Tenants whose source sent nothing for longer than expect_delivery_within.",
+        ["source"],
+        registry=None,
+    )
+    disabled = Gauge(
+        "bookwire_source_disabled",
+        "Tenants whose webhook subscription the vendor has disabled.",
+        ["source"],
+        registry=None,
+    )
+    try:
+        found = counts(rt)
+    except Exception:
+        return
+    if not found:
+        return
+    for source, (quiet, off) in found.items():
+        silent.labels(source).set(quiet)
+        disabled.labels(source).set(off)
+    registry.register(silent)
+    registry.register(disabled)
 
 
 def _broker(rt: Runtime, registry: CollectorRegistry) -> int:

@@ -158,6 +158,15 @@ def reconcile_platforms() -> int:
     return reconcile_sweep(runtime.current(), now=datetime.now(UTC))
 
 
+@app.task(name="bookwire.check_sources")
+def check_sources() -> int:
+    """Source health: a source silent longer than expected or whose vendor disabled the
+    subscription gets a ``source`` failure record and gauges, and its gap backfilled."""
+    from worker.source_health import sweep
+
+    return sweep(runtime.current(), now=datetime.now(UTC))
+
+
 @app.task(name="bookwire.deliver_event", bind=True, max_retries=None, throws=(PermanentFailure,))
 def deliver_event(self: Task, booking_id: int) -> str:
     """Hand the booking's ended event's album link (or attendance) to its portal, once."""

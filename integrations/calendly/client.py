@@ -3,7 +3,9 @@
 - ``GET {api_base_url}/scheduled_events?organization=…&min_start_time=…&count=100`` (or
   ``user=…``; without either, the token owner's ``GET /users/me``), following
   ``pagination.next_page_token``;
-- ``GET {api_base_url}/scheduled_events/{uuid}/invitees?count=100`` for each event.
+- ``GET {api_base_url}/scheduled_events/{uuid}/invitees?count=100`` for each event;
+- ``GET {api_base_url}/webhook_subscriptions?organization=…&scope=…`` for source health: each
+  subscription's ``state`` (``active``/``disabled``, see ``integrations.subscriptions``).
 
 Bearer token: the tenant's ``credentials.api_token`` (a personal access token). Canceled
 events are listed too, so a missed cancellation is caught up; the old invitee of a reschedule
@@ -34,6 +36,7 @@ from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
 from integrations.http import call, parse_body
 from integrations.mapping import as_utc, payload_error
+from integrations.subscriptions import Subscription, callback_path
 
 log = logging.getLogger(__name__)
 TARGET = "calendly"
@@ -123,3 +126,51 @@ def _record(model: type[Model], raw: dict[str, Any], prefix: str) -> Model:
 
 def _iso(since: datetime | date) -> str:
     return as_utc(since).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Organization(BaseModel):
+    uri: str
+    current_organization: str
+
+
+class _Me(BaseModel):
+    resource: _Organization
+
+
+class _WebhookSubscription(BaseModel):
+    callback_url: str = ""
+    state: str = "active"
+
+
+def subscriptions(context: ParseContext) -> list[Subscription]:
+    """The tenant's webhook subscriptions and their ``state`` (``active``/``disabled``).
+
+    ``GET /webhook_subscriptions`` needs the organization always, and the user for a user
+    scope: from the source's options, else from the token owner's ``GET /users/me``."""
+    options = options_of(context)
+    http, headers = _session(context)
+    base = options.api_base_url.rstrip("/")
+    params: dict[str, Any] = {"count": PAGE_SIZE}
+    if options.organization:
+        params |= {"organization": options.organization, "scope": "organization"}
+    else:
+        response = call(http, TARGET, "GET", f"{base}/users/me", headers=dict(headers))
+        me = parse_body(TARGET, _Me, response).resource
+        params |= {
+            "organization": me.current_organization,
+            "scope": "user",
+            "user": options.user or me.uri,
+        }
+    found: list[Subscription] = []
+    for raw in _pages(http, f"{base}/webhook_subscriptions", params, headers):
+        try:
+            item = _record(_WebhookSubscription, raw, "webhook_subscription")
+        except PayloadError as exc:
+            log.warning("calendly subscription skipped", extra={"why": str(exc)})
+            continue
+        found.append(
+            Subscription(
+                active=item.state == "active", callback_path=callback_path(item.callback_url)
+            )
+        )
+    return found

@@ -3,7 +3,13 @@
 - ``GET {api_base_url}/api/v2/persons/{id}``: a deal's customer (webhooks v2 send only ids);
 - ``GET {api_base_url}/api/v2/deals?status=won&updated_since=…&limit=500`` following
   ``additional_data.next_cursor``: every deal won (or edited while won) since a date; a
-  deal that cannot be a booking yet (no event date) is skipped with a warning.
+  deal that cannot be a booking yet (no event date) is skipped with a warning. The same read
+  with ``status=lost`` and ``status=deleted`` (Pipedrive lists deals deleted up to 30 days
+  ago) turns every deal lost or deleted since then into a cancellation, so one lost while
+  webhooks were failing is cancelled too (a cancellation of a deal bookwire never had a
+  booking for stores a cancelled booking and touches no platform);
+- ``GET {api_base_url}/v1/webhooks``: the account's webhooks with ``is_active``,
+  ``last_delivery_time`` and ``last_http_status`` (source health).
 
 The token (``credentials.api_token``) goes in the ``x-api-token`` header, never in a URL.
 Every call goes through ``integrations.http.call``.
@@ -14,16 +20,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from integrations.booking import BookingMessage, Person
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
 from integrations.http import call, parse_body
 from integrations.mapping import as_utc, person
-from integrations.pipedrive.deals import Lookup, deal_of, options_of, won_message
+from integrations.pipedrive.deals import (
+    Deal,
+    Lookup,
+    cancelled_message,
+    deal_of,
+    options_of,
+    pd_time,
+    won_message,
+)
 from integrations.pipedrive.schemas import DealPage, PersonEnvelope
+from integrations.subscriptions import Subscription, callback_path
 
 log = logging.getLogger(__name__)
 TARGET = "pipedrive"
@@ -48,7 +65,8 @@ def person_lookup(context: ParseContext) -> Lookup | None:
 
 
 def backfill(context: ParseContext, *, since: datetime | date) -> Iterator[BookingMessage]:
-    """Bookings for deals that are won now and were updated at or after ``since``."""
+    """Bookings for deals won now, and cancellations for deals lost or deleted, that were
+    updated at or after ``since``."""
     session = _session(context)
     if session is None:
         raise ConfigurationError(
@@ -56,8 +74,33 @@ def backfill(context: ParseContext, *, since: datetime | date) -> Iterator[Booki
         )
     http, base, headers = session
     lookup = person_lookup(context)
+    for status in BACKFILL_STATUSES:
+        for deal in _deals(http, base, headers, status=status, since=since):
+            try:
+                if deal.update_time is None:
+                    raise PayloadError("required to order deals", field="deal.update_time")
+                if status == "won":
+                    yield won_message(deal, context, updated_at=deal.update_time, lookup=lookup)
+                else:
+                    yield cancelled_message(deal.id, context, updated_at=deal.update_time)
+            except PayloadError as exc:  # e.g. won before its event date was filled in
+                log.warning(
+                    "pipedrive backfill skipped a deal",
+                    extra={"deal": deal.id, "why": str(exc)},
+                )
+
+
+# won deals are bookings; lost and deleted ones cancel theirs (one status per request: the
+# documented enum of GET /api/v2/deals is open, won, lost, deleted)
+BACKFILL_STATUSES = ("won", "lost", "deleted")
+
+
+def _deals(
+    http: httpx.Client, base: str, headers: dict[str, str], *, status: str, since: datetime | date
+) -> Iterator[Deal]:
+    """Deals with ``status`` updated at or after ``since``, page by page (bad ones skipped)."""
     params: dict[str, str | int] = {
-        "status": "won",
+        "status": status,
         "updated_since": as_utc(since).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "limit": PAGE_SIZE,
     }
@@ -68,22 +111,55 @@ def backfill(context: ParseContext, *, since: datetime | date) -> Iterator[Booki
         for raw in page.data or []:
             try:
                 deal = deal_of(raw, field="deal")
-                if deal.status != "won":
-                    continue
-                if deal.update_time is None:
-                    raise PayloadError("required to order deals", field="deal.update_time")
-                yield won_message(deal, context, updated_at=deal.update_time, lookup=lookup)
-            except PayloadError as exc:  # e.g. won before its event date was filled in
-                log.warning(
-                    "pipedrive backfill skipped a deal",
-                    extra={"deal": raw.get("id"), "why": str(exc)},
-                )
+            except PayloadError as exc:
+                log.warning("pipedrive backfill skipped a deal", extra={"why": str(exc)})
+                continue
+            if deal.status == status:
+                yield deal
         cursor = page.next_cursor
         if cursor is None or cursor in seen:
             return
         seen.add(cursor)
         params = {**params, "cursor": cursor}
     raise PermanentError(f"{TARGET}: more than {MAX_PAGES} pages; narrow the backfill")
+
+
+class _Webhook(BaseModel):
+    subscription_url: str = ""
+    is_active: bool | int = True
+    last_delivery_time: str | None = None
+    last_http_status: int | None = None
+
+
+class _Webhooks(BaseModel):
+    data: list[dict[str, Any]] | None = None
+
+
+def subscriptions(context: ParseContext) -> list[Subscription]:
+    """The account's webhooks (``GET /v1/webhooks``): active or not, last delivery, status."""
+    session = _session(context)
+    if session is None:
+        raise ConfigurationError(
+            "pipedrive subscription check needs credentials.api_token and options.api_base_url"
+        )
+    http, base, headers = session
+    response = call(http, TARGET, "GET", f"{base}/v1/webhooks", headers=headers)
+    found: list[Subscription] = []
+    for raw in parse_body(TARGET, _Webhooks, response).data or []:
+        try:
+            hook = _Webhook.model_validate(raw)
+        except ValidationError:
+            log.warning("pipedrive webhook skipped: unexpected shape")
+            continue
+        found.append(
+            Subscription(
+                active=bool(hook.is_active),
+                callback_path=callback_path(hook.subscription_url),
+                last_delivery=pd_time(hook.last_delivery_time),
+                last_status=hook.last_http_status,
+            )
+        )
+    return found
 
 
 def _session(context: ParseContext) -> tuple[httpx.Client, str, dict[str, str]] | None:

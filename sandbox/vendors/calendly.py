@@ -9,8 +9,15 @@
   opaque ``page_token``; answers ``{"collection", "pagination": {"count", "next_page",
   "previous_page", "next_page_token", "previous_page_token"}}``.
 - ``GET /scheduled_events/{uuid}/invitees``: the same paging; 404 for an unknown event.
+- ``GET /webhook_subscriptions``: needs ``organization`` and ``scope`` (``organization`` or
+  ``user``; ``user`` then needs ``user``), else 400; the same paging. Each subscription has
+  ``uri``, ``callback_url``, ``state`` (``active``/``disabled``), ``events``, ``scope``,
+  ``organization``, ``user``, ``created_at``, ``updated_at``, ``retry_started_at``.
 - ``POST /_seed`` loads ``tokens``, ``events`` (scheduled events, replaced by ``uri``) and
   ``invitees`` (``{event uuid: [invitee, …]}``, replaced by ``uri``).
+- ``POST /_subscriptions`` (tests only) ``{"callback_url", "state", "scope"?}``: adds or
+  changes the subscription of that callback URL, e.g. ``"state": "disabled"`` as Calendly
+  does after failing deliveries for long enough.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ class CalendlyState:
         self.tokens = set(tokens)
         self.events: dict[str, dict[str, Any]] = {}
         self.invitees: dict[str, dict[str, dict[str, Any]]] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}  # by callback URL
 
 
 def routes(platform: Platform) -> list[Route]:
@@ -96,8 +104,50 @@ def routes(platform: Platform) -> list[Route]:
         invitees.sort(key=lambda i: str(i.get("created_at", "")))
         return _page(request, invitees)
 
+    async def plant_subscription(request: Request) -> Response:
+        body = await request.json()
+        url, stamp = str(body["callback_url"]), datetime.now(UTC).isoformat()
+        known = state.subscriptions.get(url)
+        scope = body.get("scope", "organization")
+        subscription = known or {
+            "uri": f"{API}/webhook_subscriptions/SUB{len(state.subscriptions) + 1:06d}",
+            "callback_url": url,
+            "created_at": stamp,
+            "events": ["invitee.created", "invitee.canceled"],
+            "scope": scope,
+            "organization": ORGANIZATION,
+            "user": ME if scope == "user" else None,
+            "creator": ME,
+            "retry_started_at": None,
+        }
+        subscription["state"] = body.get("state", "active")
+        subscription["updated_at"] = stamp
+        state.subscriptions[url] = subscription
+        return JSONResponse({"resource": subscription})
+
+    async def list_subscriptions(request: Request) -> Response:
+        refused = await _guard(platform, state, request)
+        if refused:
+            return refused
+        query = request.query_params
+        scope = query.get("scope")
+        if not query.get("organization") or scope not in ("organization", "user"):
+            return _error(400, "Invalid Argument", "organization and scope are required")
+        if scope == "user" and not query.get("user"):
+            return _error(400, "Invalid Argument", "user is required for the user scope")
+        chosen = [
+            s
+            for s in state.subscriptions.values()
+            if s["organization"] == query["organization"]
+            and (scope == "organization" or s.get("user") == query["user"])
+        ]
+        chosen.sort(key=lambda s: str(s["created_at"]))
+        return _page(request, chosen)
+
     return [
         Route("/_seed", seed, methods=["POST"]),
+        Route("/_subscriptions", plant_subscription, methods=["POST"]),
+        Route("/webhook_subscriptions", list_subscriptions, methods=["GET"]),
         Route("/users/me", me, methods=["GET"]),
         Route("/scheduled_events", list_events, methods=["GET"]),
         Route("/scheduled_events/{event_uuid}/invitees", list_invitees, methods=["GET"]),

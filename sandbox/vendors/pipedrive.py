@@ -9,7 +9,13 @@
   Deals keep API v2's layout: ``custom_fields`` holds the per-account hash keys.
 - ``GET /api/v2/persons/{id}``: ``{"success": true, "data": {"id", "name", "emails": [{"value",
   "primary", "label"}]}}``; 404 ``{"success": false, "error": "Person not found"}``.
+- ``GET /v1/webhooks``: ``{"success": true, "data": [{"id", "subscription_url", "is_active"
+  (1/0), "event_action", "event_object", "version", "add_time", "last_delivery_time",
+  "last_http_status", …}]}``.
 - ``POST /_seed`` loads ``tokens``, ``deals`` and ``persons`` (replaced by id).
+- ``POST /_webhooks`` (tests only) ``{"subscription_url", "is_active"?, "last_delivery_time"?,
+  "last_http_status"?}``: adds or changes the webhook of that URL (``"is_active": 0`` as
+  Pipedrive does after repeated failed deliveries).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class PipedriveState:
         self.tokens = set(tokens)
         self.deals: dict[int, dict[str, Any]] = {}
         self.persons: dict[int, dict[str, Any]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}  # by subscription URL
 
 
 def routes(platform: Platform) -> list[Route]:
@@ -91,8 +98,41 @@ def routes(platform: Platform) -> list[Route]:
             return _error(404, "Person not found")
         return JSONResponse({"success": True, "data": found})
 
+    async def plant_webhook(request: Request) -> Response:
+        body = await request.json()
+        url = str(body["subscription_url"])
+        hook = state.webhooks.setdefault(
+            url,
+            {
+                "id": len(state.webhooks) + 1,
+                "subscription_url": url,
+                "event_action": "*",
+                "event_object": "deal",
+                "version": "2.0",
+                "is_active": 1,
+                "add_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "remove_time": None,
+                "type": "general",
+                "last_delivery_time": None,
+                "last_http_status": None,
+            },
+        )
+        for key in ("is_active", "last_delivery_time", "last_http_status"):
+            if key in body:
+                hook[key] = body[key]
+        return JSONResponse({"success": True, "data": hook})
+
+    async def list_webhooks(request: Request) -> Response:
+        refused = await _guard(platform, state, request)
+        if refused:
+            return refused
+        hooks = sorted(state.webhooks.values(), key=lambda h: int(h["id"]))
+        return JSONResponse({"success": True, "data": hooks})
+
     return [
         Route("/_seed", seed, methods=["POST"]),
+        Route("/_webhooks", plant_webhook, methods=["POST"]),
+        Route("/v1/webhooks", list_webhooks, methods=["GET"]),
         Route("/api/v2/deals", list_deals, methods=["GET"]),
         Route("/api/v2/persons/{person_id:int}", get_person, methods=["GET"]),
     ]

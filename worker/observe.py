@@ -31,7 +31,7 @@ from celery import signals
 
 from config.settings import Settings
 from worker import logs
-from worker.failures import PermanentFailure
+from worker.failures import GaveUp
 from worker.metrics import BATCH_BOOKINGS, EVENT_LATENCY, TASK_OUTCOMES, TASK_SECONDS, TASKS
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def outcome(state: str | None, retval: Any) -> str:
     if state == "RETRY":
         return "retry"
     if state == "FAILURE":
-        return "failed" if isinstance(retval, PermanentFailure) else "error"
+        return "failed" if isinstance(retval, GaveUp) else "error"
     return _known((state or "unknown").lower())
 
 

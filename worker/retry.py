@@ -1,13 +1,46 @@
-"""The one retry policy: exponential backoff with full jitter, a cap and a maximum.
+"""The one retry policy, and the base task class that applies it to every task with an effect.
 
-Countdowns never exceed half the broker's visibility timeout: on Redis a message held longer
-than the visibility timeout is delivered a second time.
+``RetryPolicy``: exponential backoff with full jitter, a cap and a maximum. Countdowns never
+exceed half the broker's visibility timeout: on Redis a message held longer than the visibility
+timeout is delivered a second time.
+
+``BookwireTask`` (Celery's custom task class, ``base=`` on ``@app.task``) owns what every task
+used to repeat around its body:
+
+- transient errors (timeouts, dropped connections, 5xx, 429, 409 in progress, database or broker
+  hiccups) retry with the policy's countdown until ``max_retries``; then, like any permanent
+  error, the subject gets a failure record and stops retrying until it is replayed;
+- giving up raises ``GaveUp`` (ids only, no cause chained) so Flower lists the task as
+  FAILURE; it is declared in ``throws``, so Celery logs it as expected (one line, no traceback)
+  and never retries it;
+- the poison counter: a subject whose starts keep killing the worker is dead-lettered;
+- the ``before-ack`` crash point, after the outcome is committed and before the broker ack.
+
+A task declares what it works on as a ``Subject`` record; its body is then a line or two.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Literal, NoReturn, Protocol
+
+import redis
+from celery import Task
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
+from worker import crashpoints, poison, runtime
+from worker.failures import GaveUp, open_failure
+
+log = logging.getLogger(__name__)
+TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError)
+PERMANENT = (PermanentError, ConfigurationError, PayloadError, ValidationError)
 
 
 @dataclass(frozen=True)
@@ -26,3 +59,118 @@ class RetryPolicy:
 
     def exhausted(self, retries: int) -> bool:
         return retries >= self.max_retries
+
+
+class GiveUp(Protocol):
+    """Records a subject's permanent failure (reason, attempts): it stops until replayed."""
+
+    def __call__(
+        self, rt: runtime.Runtime, subject_id: int, reason: str, /, *, now: datetime, attempts: int
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a task works on (its one id argument) and how it gives up on it."""
+
+    kind: Literal["booking", "delivery"]
+    give_up: GiveUp
+    # the failure record that names the give-up in Flower; None: any stage but ``overdue``
+    stage: str | None
+    # errors that are never retried; they give up at once
+    permanent: tuple[type[BaseException], ...] = PERMANENT
+    # False when the body records its own permanent failures (the hand-off marks its row failed)
+    give_up_on_permanent: bool = True
+    # count starts that never finished; dead-letter the subject after ``poison_after`` of them
+    poison: bool = False
+
+
+class BookwireTask(Task):
+    """The base of every task with an effect: retry, give-up, poison counter, ``before-ack``.
+
+    A task with a ``subject`` (``@app.task(base=BookwireTask, subject=...)``) takes that
+    subject's id as its one argument; one without (a batch) applies its own policy in a plain
+    function and only gets the crash point."""
+
+    max_retries = None  # the policy decides, from settings
+    throws = (GaveUp,)
+    subject: Subject | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.subject is None:
+            outcome = super().__call__(*args, **kwargs)
+        else:
+            outcome = self._guarded(self.subject, args[0], partial(super().__call__, *args))
+        crashpoints.reach("before-ack")  # the outcome is committed; the broker ack follows
+        return outcome
+
+    def policy(self) -> RetryPolicy:
+        settings = runtime.current().settings
+        cap = float(self.app.conf.bookwire_max_countdown or settings.retry_backoff_max)
+        return RetryPolicy(max_retries=settings.max_retries, cap=cap)
+
+    def _guarded(self, subject: Subject, subject_id: int, run: Callable[[], Any]) -> Any:
+        rt = runtime.current()
+        now = datetime.now(UTC)
+        unfinished = poison.started(rt, subject.kind, subject_id) if subject.poison else 0
+        try:
+            if subject.poison and poison.is_poison(rt, unfinished):
+                poison.forget(rt, subject.kind, subject_id)
+                died = unfinished - 1
+                reason = f"dead-lettered: the worker died {died} times running this {subject.kind}"
+                subject.give_up(rt, subject_id, reason, now=now, attempts=died)
+                raise self._gave_up(rt, subject, subject_id)
+            return run()
+        except TRANSIENT as exc:
+            self._retry_or_give_up(rt, subject, subject_id, exc, now)
+        except subject.permanent as exc:
+            if subject.give_up_on_permanent:
+                subject.give_up(rt, subject_id, reason_of(exc), now=now, attempts=1)
+            raise self._gave_up(rt, subject, subject_id) from None
+        finally:
+            if subject.poison:
+                poison.finished(rt, subject.kind, subject_id)
+
+    def _retry_or_give_up(
+        self,
+        rt: runtime.Runtime,
+        subject: Subject,
+        subject_id: int,
+        exc: BaseException,
+        now: datetime,
+    ) -> NoReturn:
+        """Within the budget: Celery's Retry with a jittered, capped countdown. Once it is
+        spent: the failure is recorded (reason, attempts) and named for Flower, raised without
+        the cause chained (the platform's text stays out of Flower)."""
+        policy = self.policy()
+        retries = self.request.retries or 0
+        if policy.exhausted(retries):
+            reason = f"gave up after {retries} retries: {reason_of(exc)}"
+            subject.give_up(rt, subject_id, reason, now=now, attempts=retries + 1)
+            raise self._gave_up(rt, subject, subject_id) from None
+        countdown = policy.delay(retries, getattr(exc, "retry_after", None))
+        raise self.retry(countdown=countdown, exc=TransientError(reason_of(exc))) from exc
+
+    @staticmethod
+    def _gave_up(rt: runtime.Runtime, subject: Subject, subject_id: int) -> GaveUp:
+        """The exception that marks the task FAILURE in Flower, naming the failure record."""
+        ids = {f"{subject.kind}_id": subject_id}
+        with rt.store.transaction() as session:
+            failure = open_failure(session, stage=subject.stage, **ids)
+            if failure is not None:
+                log.warning(
+                    "gave up; failure recorded",
+                    extra={"tenant": failure.tenant, "failure": failure.id, "stage": failure.stage},
+                )
+                return GaveUp.of(failure)
+        shown = f"booking #{subject_id}" if subject.kind == "booking" else f"delivery {subject_id}"
+        return GaveUp(f"{shown}: failed permanently; see `bookwire failures`")
+
+
+def reason_of(exc: Any) -> str:
+    """A failure's reason: the error's text, never a stored booking's fields."""
+    if isinstance(exc, ValidationError):
+        return f"stored booking no longer validates ({exc.error_count()} errors)"
+    if isinstance(exc, OperationalError):
+        return "database unavailable"
+    return str(exc)[:500] or type(exc).__name__

@@ -21,7 +21,7 @@ from tests.support import ServerThread, booking, gomry_events
 from worker import failures, outcomes, sync, tasks
 from worker.api import publish_booking
 from worker.celery_app import create_celery
-from worker.failures import PermanentFailure
+from worker.failures import GaveUp
 from worker.runtime import Runtime
 from worker.store.models import Booking
 
@@ -50,7 +50,7 @@ def test_rejected_key_fails_for_good_then_replays_into_one_event(
     drain(runtime)
     cli("check-config")  # installs the runtime (with the rejected key) that tasks use
 
-    with pytest.raises(PermanentFailure) as raised:
+    with pytest.raises(GaveUp) as raised:
         tasks.sync_booking(booking_id)
     message = str(raised.value)
     assert f"booking #{booking_id}" in message and "sync failed permanently" in message
@@ -95,7 +95,7 @@ def test_replay_matching_replays_each_open_failure_once_and_dry_run_changes_noth
     ids = [submit(runtime, f"ops-m{i}") for i in range(3)]
     cli("check-config")
     for booking_id in ids:
-        with pytest.raises(PermanentFailure):
+        with pytest.raises(GaveUp):
             tasks.sync_booking(booking_id)
     drain(runtime)
 

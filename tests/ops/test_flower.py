@@ -198,7 +198,7 @@ def test_permanent_failure_is_a_failed_task_in_flower_with_ids_only(stack: Stack
     task = stack.tasks()[stack.task_id]
     assert task["args"] == f"(booking={stack.booking_id})"
     assert task["kwargs"] == "{}"
-    assert task["exception"].startswith("PermanentFailure(")
+    assert task["exception"].startswith("GaveUp(")
     assert f"booking #{stack.booking_id}: sync failed permanently" in task["exception"]
     detail = stack.flower_get(f"/api/task/info/{stack.task_id}")
     assert detail.status_code == 200 and detail.json()["state"] == "FAILURE"
@@ -247,7 +247,7 @@ def test_flower_task_page_in_headless_chromium(stack: Stack, tmp_path: Path) -> 
     dom = page.stdout
     assert "bookwire.sync_booking" in dom, page.stderr[-2000:]
     assert "FAILURE" in dom and f"(booking={stack.booking_id})" in dom
-    assert "PermanentFailure" in dom
+    assert "GaveUp" in dom
     assert_clean(dom, "Flower's task page")
 
 

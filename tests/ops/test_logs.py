@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker import observe
-from worker.failures import PermanentFailure
+from worker.failures import GaveUp
 from worker.logs import JsonFormatter, TextFormatter, log_context
 from worker.metrics import TASK_OUTCOMES
 
@@ -39,13 +39,13 @@ def test_extra_fields_not_on_the_allow_list_are_dropped() -> None:
 
 def test_exceptions_keep_their_type_and_traceback() -> None:
     try:
-        raise PermanentFailure("booking #3: sync failed permanently")
-    except PermanentFailure:
+        raise GaveUp("booking #3: sync failed permanently")
+    except GaveUp:
         import sys
 
         rec = logging.LogRecord("t", logging.ERROR, __file__, 1, "gave up", (), sys.exc_info())
     line = json.loads(JsonFormatter().format(rec))
-    assert line["exc_type"] == "PermanentFailure" and "booking #3" in line["traceback"]
+    assert line["exc_type"] == "GaveUp" and "booking #3" in line["traceback"]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_exceptions_keep_their_type_and_traceback() -> None:
         ("SUCCESS", 3, "ok"),
         ("SUCCESS", "x" * 200, "other"),
         ("RETRY", None, "retry"),
-        ("FAILURE", PermanentFailure("booking #1"), "failed"),
+        ("FAILURE", GaveUp("booking #1"), "failed"),
         ("FAILURE", RuntimeError("bug"), "error"),
     ],
 )

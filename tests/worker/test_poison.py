@@ -11,7 +11,7 @@ from tests.support import ServerThread, booking, gomry_events
 from worker import poison
 from worker import runtime as runtime_module
 from worker.api import publish_booking
-from worker.failures import PermanentFailure
+from worker.failures import GaveUp
 from worker.runtime import Runtime
 from worker.store.models import Booking, Failure
 from worker.tasks import sync_booking
@@ -31,7 +31,7 @@ def test_crashing_starts_are_dead_lettered_after_the_limit(
     booking_id = publish_booking(installed, tenant="acme", booking=booking("poison-1")).bookings[0]
     for _ in range(installed.settings.poison_after):  # each start died: never finished
         poison.started(installed, "booking", booking_id)
-    with pytest.raises(PermanentFailure):
+    with pytest.raises(GaveUp):
         sync_booking(booking_id)  # the task function, called directly
     with installed.store.transaction() as session:
         stored = session.get(Booking, booking_id)

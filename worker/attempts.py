@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from integrations.http import Attempt
 from worker.runtime import Runtime
-from worker.store.models import Attempt as AttemptRow
+from worker.store.models import AttemptRow
 
 
 def add(

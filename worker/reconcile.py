@@ -58,8 +58,7 @@ from integrations.platform import EventSpec, LinkedEvent, Platform, PlatformEven
 from worker import attempts as attempts_store
 from worker import failures, sync
 from worker.runtime import Runtime
-from worker.store.models import Attempt as AttemptRow
-from worker.store.models import Booking, EventLink
+from worker.store.models import AttemptRow, Booking, EventLink
 
 log = logging.getLogger(__name__)
 STAGE = "reconcile"

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 
 from worker.runtime import Runtime
 from worker.store.models import (
-    Attempt,
+    AttemptRow,
     Booking,
     BookingAlias,
     BookingDelivery,
@@ -103,7 +103,7 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
             else []
         )
         attempts = session.scalars(
-            select(Attempt).where(Attempt.booking_id == booking_id).order_by(Attempt.id)
+            select(AttemptRow).where(AttemptRow.booking_id == booking_id).order_by(AttemptRow.id)
         ).all()
         failures = session.scalars(
             select(Failure)
@@ -205,7 +205,7 @@ def _story(
     link: EventLink | None,
     deliveries: Sequence[Delivery],
     carried: dict[int, str],
-    attempts: Sequence[Attempt],
+    attempts: Sequence[AttemptRow],
     failures: Sequence[Failure],
 ) -> list[str]:
     """Everything that happened to the booking, oldest first, one line each."""

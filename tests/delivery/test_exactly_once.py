@@ -17,7 +17,7 @@ from tests.support import ServerThread
 from worker import failures, replay
 from worker.portal import deliver, schedule
 from worker.runtime import Runtime
-from worker.store.models import Attempt, Failure
+from worker.store.models import AttemptRow, Failure
 
 SYNCED = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DUE = datetime(2026, 7, 16, 3, 0, tzinfo=UTC)  # 22:00 New York end + 60 min (tenant acme)
@@ -122,7 +122,7 @@ def test_a_refusal_is_a_failure_record_and_a_replay_delivers_once(
     assert open_failures(runtime, booking_id) == []
     assert len(received(portal)) == 1
     with runtime.store.transaction() as session:
-        calls = session.scalars(select(Attempt).where(Attempt.booking_id == booking_id)).all()
+        calls = session.scalars(select(AttemptRow).where(AttemptRow.booking_id == booking_id)).all()
         assert [(c.target, c.status) for c in calls if c.target == "portal"] == [
             ("portal", 400),
             ("portal", 200),

@@ -15,7 +15,7 @@ from tests.support import ServerThread, booking, gomry_events, signed
 from worker import sync
 from worker.api import publish_booking
 from worker.runtime import Runtime
-from worker.store.models import Attempt, Booking, EventLink
+from worker.store.models import AttemptRow, Booking, EventLink
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def test_confirmed_booking_creates_one_branded_event(
     with runtime.store.transaction() as session:
         link = session.get(EventLink, booking_id)
         assert link is not None and link.event_id == event["id"]
-        calls = session.scalars(select(Attempt).where(Attempt.booking_id == booking_id)).all()
+        calls = session.scalars(select(AttemptRow).where(AttemptRow.booking_id == booking_id)).all()
         assert [(a.method, a.status) for a in calls] == [("POST", 201)]
 
 

@@ -2,7 +2,7 @@
 
 from worker.store.db import Store
 from worker.store.models import (
-    Attempt,
+    AttemptRow,
     Base,
     Booking,
     BookingAlias,
@@ -14,7 +14,7 @@ from worker.store.models import (
 )
 
 __all__ = [
-    "Attempt",
+    "AttemptRow",
     "Base",
     "Booking",
     "BookingAlias",

@@ -162,7 +162,9 @@ class Failure(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Attempt(Base):
+class AttemptRow(Base):
+    """One outbound call as stored (``integrations.http.Attempt`` is the call as made)."""
+
     __tablename__ = "attempts"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

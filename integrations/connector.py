@@ -1,33 +1,37 @@
-"""What a connector (a system that calls us) looks like to the ingress.
+"""What a connector (a system that calls us) declares to the ingress: one ``Source`` record.
 
-Each ``integrations/<vendor>/webhook.py`` module provides:
+Each ``integrations/<vendor>/__init__.py`` declares ``SOURCE = Source(...)`` from its
+``webhook.py`` (and ``client.py``), naming:
 
-- ``verify(request, *, secrets, now)``: pure, over the raw bytes; raises ``SignatureError``.
-  Constant-time comparison, replay window where the vendor sends a timestamp, several secrets
-  for rotation. An empty secret list never means "skip".
+- ``verify(request, *, secrets, now, options)``: pure, over the raw bytes; raises
+  ``SignatureError``. Constant-time comparison, replay window where the vendor sends a
+  timestamp, several secrets for rotation. An empty secret list never means "skip". Every
+  connector takes the tenant's ``options`` (Square's signed URL, Cal.com's ``allow_unsigned``,
+  a HubSpot workflow's auth); most ignore them.
 - ``parse(request, *, context) -> list[BookingMessage]``: raises ``PayloadError`` naming the
   field; returns ``[]`` for events we deliberately ignore. No vendor dict leaves the connector.
 - ``delivery_id(request) -> str | None``: the vendor's id for this delivery (retries repeat it),
   or ``None`` to fall back to a hash of the body.
-- ``Options``: a pydantic model of the connector's tenant options (validated at config load).
+- ``options``: a pydantic model of the connector's tenant options (validated at config load).
 
-Vendors whose webhooks are thin (ids only: HubSpot, Acuity, Square) set ``DEFERRED = True`` and
-provide ``check(request, *, context) -> bool``: a cheap shape check at the ingress (False =
-irrelevant, answered 200 and recorded as ignored; ``PayloadError`` = quarantined). Their
-``parse`` then runs in the worker, where ``context.http`` and ``context.credentials`` let it
-fetch what the webhook lacks through ``integrations.http.call`` (transient errors retry).
+Vendors whose webhooks are thin (ids only: HubSpot, Acuity, Square, Pipedrive) declare a
+``check(request, *, context) -> bool`` (and so are ``deferred``): a cheap shape check at the
+ingress (False = irrelevant, answered 200 and recorded as ignored; ``PayloadError`` =
+quarantined). Their ``parse`` then runs in the worker, where ``context.http`` and
+``context.credentials`` let it fetch what the webhook lacks through ``integrations.http.call``
+(transient errors retry).
 
 Backfill (``bookwire backfill SOURCE TENANT --since DATE``): a connector whose vendor has a list
-API provides ``backfill(context, *, since) -> Iterable[BookingMessage]`` in its ``client.py``
-(registered in ``integrations.registry.BACKFILLS``). The messages go through the same intake as
-webhooks, so overlapping a backfill with live deliveries creates nothing twice.
+API declares ``backfill(context, *, since) -> Iterable[BookingMessage]`` (in its ``client.py``).
+The messages go through the same intake as webhooks, so overlapping a backfill with live
+deliveries creates nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -84,11 +88,47 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Connector(Protocol):
-    Options: type[BaseModel]
+class Verify(Protocol):
+    def __call__(
+        self, request: WebhookRequest, *, secrets: list[str], now: datetime, options: Any
+    ) -> None: ...
 
-    def verify(self, request: WebhookRequest, *, secrets: list[str], now: datetime) -> None: ...
 
-    def parse(self, request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]: ...
+class Parse(Protocol):
+    def __call__(
+        self, request: WebhookRequest, *, context: ParseContext
+    ) -> list[BookingMessage]: ...
 
-    def delivery_id(self, request: WebhookRequest) -> str | None: ...
+
+class Check(Protocol):
+    def __call__(self, request: WebhookRequest, *, context: ParseContext) -> bool: ...
+
+
+class Backfill(Protocol):
+    def __call__(
+        self, context: ParseContext, *, since: date | datetime
+    ) -> Iterable[BookingMessage]: ...
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything the ingress, the worker and the config check know about one connector."""
+
+    slug: str
+    verify: Verify
+    parse: Parse
+    delivery_id: Callable[[WebhookRequest], str | None]
+    options: type[BaseModel] = NoOptions
+    check: Check | None = None  # thin webhooks: shape-checked here, parsed in the worker
+    # 202 for vendors that switch a subscription off after failed deliveries (the delivery is
+    # stored and replayable either way, so acknowledging it loses nothing)
+    quarantine_status: int = 422
+    backfill: Backfill | None = None
+    check_secret: Callable[[str], str | None] | None = None  # a reason the secret is unusable
+    # the messages' updated_at is when bookwire read the booking (the vendor keeps none)
+    observed_updated_at: bool = False
+
+    @property
+    def deferred(self) -> bool:
+        """Parsed in the worker (with API look-ups) rather than at the ingress."""
+        return self.check is not None

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from config.tenants import BrandConfig, PlatformConfig
 from integrations.booking import BookingMessage, Person, booking_reference
@@ -171,6 +172,17 @@ class Platform(Protocol):
 
 
 class PlatformFactory(Protocol):
+    """A platform class as the registry holds it: what it declares, and how to build one."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name_max(self) -> int: ...
+    @property
+    def keyed_creates(self) -> bool: ...
+    @property
+    def Options(self) -> type[BaseModel]: ...
+
     def __call__(
         self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
     ) -> Platform: ...

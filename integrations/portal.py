@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from config.tenants import PortalConfig
 from integrations.platform import AttendeeRecord, Deliverable
@@ -63,6 +64,13 @@ class Portal(Protocol):
 
 
 class PortalFactory(Protocol):
+    """A portal class as the registry holds it: its options model, and how to build one."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def Options(self) -> type[BaseModel]: ...
+
     def __call__(self, config: PortalConfig, http: httpx.Client) -> Portal: ...
 
 

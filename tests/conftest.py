@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from config.settings import Settings
 from config.tenants import load_tenants
-from integrations import registry
+from integrations import tenants_check
 from sandbox.app import create_app as create_sandbox
 from tests.support import (
     GATSBY_TOKEN,
@@ -128,7 +128,7 @@ def settings(tmp_path: Path, redis_url: str, tenants_file: Path, secrets_file: P
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
     tenants = load_tenants(settings.tenants_file, secrets_file=settings.secrets_file)  # type: ignore[arg-type]
-    registry.check_tenants(tenants)
+    tenants_check.check_tenants(tenants)
     rt = Runtime(settings, tenants=tenants)
     migrate(rt.store)  # as `bookwire migrate` does: processes never create tables
     yield rt

@@ -1,7 +1,7 @@
 """Backfill: read a source's bookings from its list API and feed them through the intake.
 
 ``bookwire backfill SOURCE TENANT --since DATE`` calls the connector's backfill function
-(``integrations.registry.BACKFILLS``), then treats each booking like a webhook delivery:
+(its ``Source.backfill``), then treats each booking like a webhook delivery:
 recorded in the inbox under a stable key, folded into the booking's ordered state
 (``intake.accept``) and published after commit (``intake.publish``), in batches.
 
@@ -14,7 +14,7 @@ here, one way for every source, so it cannot drift from a vendor's own parameter
 The delivery key is ``backfill:<booking id>:<updated_at>``, so running a backfill twice records
 nothing new (duplicates), and a backfill overlapping live webhooks creates nothing twice: the
 booking's state only moves forward in ``updated_at`` and the sync is idempotent. Sources whose
-``updated_at`` is the moment bookwire read the record (``OBSERVED_UPDATED_AT``, e.g. Acuity,
+``updated_at`` is the moment bookwire read the record (``Source.observed_updated_at``, e.g. Acuity,
 which has no modification time) are keyed by a fingerprint of the content instead.
 """
 
@@ -82,15 +82,16 @@ def backfill(
     Raises LookupError for a source without a backfill or a tenant without that source, and
     the connector's errors (TransientError, ConfigurationError …) when a look-up fails; what
     was recorded before then stays recorded, and running again skips it."""
-    fetch = registry.BACKFILLS.get(source)
-    if fetch is None:
-        known = ", ".join(sorted(registry.BACKFILLS)) or "none"
+    connector = registry.connector(source)
+    fetch = connector.backfill if connector is not None else None
+    if connector is None or fetch is None:
+        known = ", ".join(registry.backfills()) or "none"
         raise LookupError(f"source {source!r} has no backfill (sources that do: {known})")
     config = rt.tenant(tenant)
     if config is None or source not in config.sources:
         raise LookupError(f"tenant {tenant!r} has no {source!r} source configured")
     context = rt.parse_context(tenant, source, now=now, with_http=True)
-    observed = bool(getattr(registry.connector(source), "OBSERVED_UPDATED_AT", False))
+    observed = connector.observed_updated_at
     counts: Counter[str] = Counter()
     batch: list[BookingMessage] = []
     bound = as_utc(until) if until is not None else None

@@ -82,10 +82,8 @@ def create_app(rt: Runtime) -> Starlette:
         )
         secrets = [ref.value.get_secret_value() for ref in source_config.secrets]
         options = rt.source_options(tenant_id, source)
-        # connectors whose signature covers a tenant option (Square's notification URL)
-        extra = {"options": options} if getattr(connector, "VERIFY_WITH_OPTIONS", False) else {}
         try:
-            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC), **extra)
+            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC), options=options)
         except SignatureError as exc:
             WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
             log.warning(
@@ -133,7 +131,7 @@ def create_app(rt: Runtime) -> Starlette:
             },
         )
         INGEST_SECONDS.observe(time.perf_counter() - started)
-        return _answer(receipt, getattr(connector, "QUARANTINE_STATUS", 422))
+        return _answer(receipt, connector.quarantine_status)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -162,10 +160,10 @@ def create_app(rt: Runtime) -> Starlette:
     )
 
 
-def _answer(receipt: intake.Receipt, quarantine_status: int = 422) -> Response:
+def _answer(receipt: intake.Receipt, quarantine_status: int) -> Response:
     """Quarantined deliveries answer 422 with the field, except for vendors that disable a
-    subscription after failed deliveries (``QUARANTINE_STATUS = 202`` on the connector): the
-    delivery is stored and replayable either way, so acknowledging it loses nothing."""
+    subscription after failed deliveries (``Source.quarantine_status`` 202): the delivery is
+    stored and replayable either way, so acknowledging it loses nothing."""
     if receipt.outcome == "quarantined":
         return JSONResponse(
             {

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from integrations import registry
 from integrations.booking import BookingMessage
-from integrations.connector import Connector, WebhookRequest
+from integrations.connector import Source, WebhookRequest
 from integrations.errors import BookwireError, PayloadError
 from worker import failures, history
 from worker.publish import send, send_bookings
@@ -67,7 +67,7 @@ def prepare(
     tenant: str,
     source: str,
     request: WebhookRequest,
-    connector: Connector,
+    connector: Source,
     now: datetime,
 ) -> Arrival:
     """Parse a verified delivery (deferred connectors: only shape-check it)."""
@@ -80,8 +80,8 @@ def prepare(
     context = rt.parse_context(tenant, source, now=now, with_http=False)
     arrival = Arrival(tenant, source, request, key[:255], now)
     try:
-        if is_deferred(connector):
-            relevant = connector.check(request, context=context)  # type: ignore[attr-defined]
+        if connector.check is not None:  # a thin webhook: parsed in the worker
+            relevant = connector.check(request, context=context)
             return replace(arrival, deferred=bool(relevant))
         return replace(arrival, messages=tuple(connector.parse(request, context=context)))
     except PayloadError as exc:
@@ -109,7 +109,7 @@ def receive(
     tenant: str,
     source: str,
     request: WebhookRequest,
-    connector: Connector,
+    connector: Source,
     options: object = None,
     now: datetime,
 ) -> Receipt:
@@ -213,7 +213,7 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
     connector = registry.connector(source)
     if connector is None or rt.tenant(tenant) is None:
         raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
-    if is_deferred(connector):
+    if connector.deferred:
         with rt.store.transaction() as session:
             _set_status(session, delivery_id, "received", None, queued_at=now)
             failures.resolve(session, delivery_id=delivery_id, now=now)
@@ -256,10 +256,6 @@ def give_up(
             attempts=attempts,
             now=now,
         )
-
-
-def is_deferred(connector: Connector) -> bool:
-    return bool(getattr(connector, "DEFERRED", False))
 
 
 def _stored_request(delivery: Delivery) -> WebhookRequest:

@@ -23,6 +23,7 @@ from config.tenants import Tenant, Tenants, load_tenants
 from integrations import registry
 from integrations.connector import ParseContext
 from integrations.platform import Platform, PlatformContext
+from integrations.tenants_check import check_tenants
 from worker.store import Store
 
 
@@ -42,7 +43,7 @@ class Runtime:
             self.settings.resolved_tenants_file,
             secrets_file=self.settings.resolved_secrets_file,
         )
-        registry.check_tenants(tenants)
+        check_tenants(tenants)
         return tenants
 
     @cached_property
@@ -83,9 +84,9 @@ class Runtime:
         key = (tenant_id, source)
         if key not in self._options:
             tenant = self.tenants.tenants[tenant_id]
-            model = getattr(registry.connector(source), "Options", None)
+            connector = registry.connector(source)
             raw = tenant.sources[source].options
-            self._options[key] = model.model_validate(raw) if model else raw
+            self._options[key] = connector.options.model_validate(raw) if connector else raw
         return self._options[key]
 
     def platform(self, tenant: Tenant) -> Platform:

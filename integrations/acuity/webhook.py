@@ -25,18 +25,17 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 
 from integrations.acuity import client
-from integrations.acuity.schemas import ACTIONS, AcuityOptions, Notification
+from integrations.acuity.schemas import ACTIONS, Notification
 from integrations.booking import BookingMessage
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
 
-DEFERRED = True
-OBSERVED_UPDATED_AT = True  # updated_at is when bookwire read the appointment (Acuity has none)
-Options = AcuityOptions
 SIGNATURE = "x-acuity-signature"
 
 
-def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+def verify(
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
+) -> None:
     """Raise SignatureError unless one of ``secrets`` (API keys) signed this exact body."""
     if not secrets:
         raise SignatureError("no API key configured")

@@ -46,7 +46,6 @@ from integrations.mapping import (
 
 HEADER = "x-cal-signature-256"
 UNSIGNED = "no-secret-provided"
-VERIFY_WITH_OPTIONS = True  # the ingress passes the tenant's Options (allow_unsigned)
 CONFIRMING = {
     "BOOKING_CREATED": BookingStatus.confirmed,
     "BOOKING_RESCHEDULED": BookingStatus.rescheduled,

@@ -44,13 +44,9 @@ _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _URI_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
-# Calendly disables a subscription that keeps failing for 24 hours: a quarantined
-# delivery (stored, replayable after a fix) is acknowledged 202 rather than answered 422,
-# so one bad booking cannot switch off the tenant's whole feed.
-QUARANTINE_STATUS = 202
-
-
-def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+def verify(
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
+) -> None:
     """Raise SignatureError unless one of ``secrets`` signed these exact bytes recently."""
     if not secrets:
         raise SignatureError("no signing key configured")

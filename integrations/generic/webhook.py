@@ -17,16 +17,17 @@ from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from integrations.booking import BookingMessage
-from integrations.connector import NoOptions, ParseContext, WebhookRequest, signed_at
+from integrations.connector import ParseContext, WebhookRequest, signed_at
 from integrations.errors import SignatureError
 from integrations.generic.schemas import GenericBooking
 from integrations.mapping import load_json, payload_error
 
-Options = NoOptions
 TOLERANCE = timedelta(minutes=5)
 
 
-def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+def verify(
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
+) -> None:
     """Raise SignatureError unless one of ``secrets`` signed this exact request."""
     if not secrets:
         raise SignatureError("no signing secret configured")

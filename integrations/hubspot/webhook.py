@@ -30,8 +30,6 @@ from integrations.hubspot import client
 from integrations.hubspot.schemas import DEAL_OBJECT_TYPE, HubSpotEvent, HubSpotOptions
 from integrations.mapping import load_json, payload_error
 
-DEFERRED = True
-Options = HubSpotOptions
 TOLERANCE = timedelta(minutes=5)
 SIGNATURE = "x-hubspot-signature-v3"
 TIMESTAMP = "x-hubspot-request-timestamp"
@@ -40,7 +38,9 @@ _EVENTS = TypeAdapter(list[HubSpotEvent])
 LAST_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
 
 
-def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+def verify(
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
+) -> None:
     """Raise SignatureError unless one of ``secrets`` (client secrets) signed this request."""
     if not secrets:
         raise SignatureError("no client secret configured")

@@ -38,8 +38,6 @@ from integrations.hubspot import client, webhook
 from integrations.hubspot.schemas import HubSpotWorkflowOptions
 from integrations.mapping import load_json, meeting_url, person, place
 
-Options = HubSpotWorkflowOptions
-VERIFY_WITH_OPTIONS = True  # the tenant's options say how the action authenticates
 SIGNATURE_V2 = "x-hubspot-signature"
 VERSION = "x-hubspot-signature-version"
 RECORD_IDS = ("objectId", "dealId", "vid", "id")

@@ -40,11 +40,8 @@ from integrations.pipedrive.deals import (
     pd_time,
     won_message,
 )
-from integrations.pipedrive.schemas import EnvelopeV1, EnvelopeV2, Options
+from integrations.pipedrive.schemas import EnvelopeV1, EnvelopeV2
 
-__all__ = ["DEFERRED", "Options", "check", "check_secret", "delivery_id", "parse", "verify"]
-
-DEFERRED = True
 V1_ACTIONS = {"added": "create", "updated": "change", "merged": "change", "deleted": "delete"}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
@@ -61,13 +58,9 @@ class Change:
     deal_id: str | None
 
 
-# Pipedrive suspends a webhook after repeated failed first attempts: a quarantined
-# delivery (stored, replayable after a fix) is acknowledged 202 rather than answered 422,
-# so one bad booking cannot switch off the tenant's whole feed.
-QUARANTINE_STATUS = 202
-
-
-def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
+def verify(
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
+) -> None:
     """Raise SignatureError unless the Basic credentials equal one configured pair."""
     if not secrets:
         raise SignatureError("no webhook credentials configured")

@@ -30,9 +30,6 @@ from integrations.mapping import load_json, payload_error
 from integrations.square import client
 from integrations.square.schemas import UNCONFIRMED, SquareEvent, SquareOptions
 
-DEFERRED = True
-VERIFY_WITH_OPTIONS = True  # the signed URL is a tenant option: the ingress passes options
-Options = SquareOptions
 SIGNATURE = "x-square-hmacsha256-signature"
 EVENTS = {"booking.created", "booking.updated"}
 

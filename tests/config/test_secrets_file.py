@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from config.settings import Settings
 from config.tenants import load_tenants
-from integrations import registry
+from integrations import tenants_check
 from tests.support import (
     GOMRY_KEY,
     OLD_SECRET,
@@ -53,7 +53,7 @@ def test_a_delivery_signed_with_a_quoted_secret_is_accepted(
     secrets_file.write_text(QUOTED, "utf-8")
     assert settings.tenants_file is not None
     tenants = load_tenants(settings.tenants_file, environ={}, secrets_file=secrets_file)
-    registry.check_tenants(tenants)
+    tenants_check.check_tenants(tenants)
     rt = Runtime(settings, tenants=tenants)
     migrate(rt.store)
     try:

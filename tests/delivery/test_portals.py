@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from config.errors import ConfigError
 from config.tenants import PortalConfig, SecretRef, Tenants, load_tenants
-from integrations import registry
+from integrations import tenants_check
 from integrations.errors import ConfigurationError, PermanentError
 from integrations.hubspot.portal import HubSpotPortal
 from integrations.pipedrive.portal import PipedrivePortal
@@ -269,6 +269,6 @@ def test_check_config_names_the_portal_problem(
     environ = {"K": "key", "S": PORTAL_SECRET}
     with pytest.raises(ConfigError) as caught:
         tenants: Tenants = load_tenants(path, environ=environ)
-        registry.check_tenants(tenants)
+        tenants_check.check_tenants(tenants)
     problems = caught.value.problems
     assert any(p.field == where and says in p.problem for p in problems), problems

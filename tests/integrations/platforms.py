@@ -11,7 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from config.tenants import BrandConfig, PlatformConfig, SecretRef, Tenants, load_tenants
-from integrations import registry
+from integrations import registry, tenants_check
 from integrations.booking import BookingMessage
 from integrations.errors import TransientError
 from integrations.platform import EventSpec, PlatformContext, event_spec
@@ -61,7 +61,7 @@ def load(tmp_path: Path, text: str) -> Tenants:
     path = tmp_path / "tenants.toml"
     path.write_text(text, encoding="utf-8")
     tenants = load_tenants(path, environ=secrets_env())
-    registry.check_tenants(tenants)
+    tenants_check.check_tenants(tenants)
     return tenants
 
 

@@ -29,7 +29,7 @@ def test_event_names_always_fit_the_platform(title: str, customer: str, kind: st
             **booking("b-1", title=title, customer={"name": customer}),
         }
     )
-    limit = registry.PLATFORMS[kind].name_max  # type: ignore[attr-defined]
+    limit = registry.PLATFORMS[kind].name_max
     brand = BrandConfig(name_template="{customer.name} – {title}", qr_text="{title}")
     spec = event_spec(message, brand, name_max=limit)
     assert 1 <= len(spec.name) <= limit

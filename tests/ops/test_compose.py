@@ -109,7 +109,7 @@ def test_the_image_installs_every_package_the_commands_import() -> None:
 
 def test_the_tenants_file_of_the_stack_loads(tmp_path: Path) -> None:
     from config.tenants import load_tenants
-    from integrations.registry import check_tenants
+    from integrations.tenants_check import check_tenants
 
     example = REPO / "deploy" / "secrets.env.example"
     tenants = load_tenants(REPO / "deploy" / "tenants.toml", environ={}, secrets_file=example)

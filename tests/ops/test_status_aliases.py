@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.calcom import webhook as calcom
-from integrations.calendly import webhook as calendly
+from integrations import calcom, calendly
 from integrations.connector import WebhookRequest
 from tests.support import FIXTURES, ServerThread, secrets_env, tenants_toml
 from worker import intake
@@ -26,7 +25,7 @@ secrets = [{ env = "TEST_CALENDLY_KEY" }]
 [tenants.acme.sources.calcom]
 secrets = [{ env = "TEST_CALCOM_SECRET" }]
 """
-CONNECTORS = {"calendly": calendly, "calcom": calcom}
+CONNECTORS = {"calendly": calendly.SOURCE, "calcom": calcom.SOURCE}
 # (source, first delivery, reschedule deliveries, the original id, the id the reschedule issued)
 RESCHEDULES = {
     "calendly": (
@@ -65,7 +64,7 @@ def receive(runtime: Runtime, source: str, name: str) -> intake.Receipt:
         tenant="acme",
         source=source,
         request=WebhookRequest("POST", "x", {}, (FIXTURES / source / name).read_bytes()),
-        connector=CONNECTORS[source],  # type: ignore[arg-type]
+        connector=CONNECTORS[source],
         options=runtime.source_options("acme", source),
         now=NOW,
     )

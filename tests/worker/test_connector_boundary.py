@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from integrations import registry
 from integrations.booking import BookingMessage
-from integrations.connector import NoOptions, ParseContext, WebhookRequest
+from integrations.connector import ParseContext, Source, WebhookRequest
 from integrations.errors import SignatureError
 from tests.support import ServerThread, secrets_env, tenants_toml
 from worker.ingress import create_app
@@ -35,34 +35,32 @@ SECRET = "buggy-connector-secret"
 PERSONAL = "zoe@example.com"
 
 
-class BuggyConnector:
+def verify(request: WebhookRequest, *, secrets: list[str], now: datetime, options: object) -> None:
     """Signed by a shared secret in ``x-signature``; ``x-crash`` says where it breaks."""
+    if request.headers.get("x-crash") == "verify":
+        raise ValueError(f"year 10000 is out of range for {PERSONAL}")
+    if request.headers.get("x-signature") not in secrets:
+        raise SignatureError("no matching signature")
 
-    Options = NoOptions
 
-    @staticmethod
-    def verify(request: WebhookRequest, *, secrets: list[str], now: datetime) -> None:
-        if request.headers.get("x-crash") == "verify":
-            raise ValueError(f"year 10000 is out of range for {PERSONAL}")
-        if request.headers.get("x-signature") not in secrets:
-            raise SignatureError("no matching signature")
+def delivery_id(request: WebhookRequest) -> str | None:
+    if request.headers.get("x-crash") == "delivery-id":
+        raise KeyError(PERSONAL)
+    return None
 
-    @staticmethod
-    def delivery_id(request: WebhookRequest) -> str | None:
-        if request.headers.get("x-crash") == "delivery-id":
-            raise KeyError(PERSONAL)
-        return None
 
-    @staticmethod
-    def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
-        if request.headers.get("x-crash") == "parse":
-            raise RecursionError(f"maximum recursion depth exceeded reading {PERSONAL}")
-        return []
+def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
+    if request.headers.get("x-crash") == "parse":
+        raise RecursionError(f"maximum recursion depth exceeded reading {PERSONAL}")
+    return []
+
+
+BUGGY = Source(slug="buggy", verify=verify, parse=parse, delivery_id=delivery_id)
 
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setitem(registry.SOURCES, "buggy", BuggyConnector)  # type: ignore[arg-type]
+    monkeypatch.setitem(registry.SOURCES, "buggy", BUGGY)
     extra = '\n[tenants.acme.sources.buggy]\nsecrets = [{ env = "TEST_BUGGY_SECRET" }]\n'
     path = tmp_path / "tenants.toml"
     path.write_text(tenants_toml(sandbox.url, extra=extra), encoding="utf-8")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.calendly import webhook
+from integrations.calendly import SOURCE, webhook
 from integrations.calendly.schemas import Options
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.mapping import phone_call
@@ -91,7 +91,7 @@ def test_the_gomry_event_shows_the_phone_call_and_no_log_line_holds_the_number(
             tenant="acme",
             source="calendly",
             request=delivery(name),
-            connector=webhook,  # type: ignore[arg-type]
+            connector=SOURCE,
             options=runtime.source_options("acme", "calendly"),
             now=NOW,
         )

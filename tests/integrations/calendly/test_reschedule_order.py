@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from integrations.calendly import webhook
+from integrations.calendly import SOURCE
 from integrations.connector import WebhookRequest
 from tests.support import FIXTURES, ServerThread, secrets_env, tenants_toml
 from worker import intake
@@ -47,7 +47,7 @@ def receive(runtime: Runtime, name: str) -> intake.Receipt:
         tenant="acme",
         source="calendly",
         request=WebhookRequest("POST", "x", {}, body),
-        connector=webhook,  # type: ignore[arg-type]
+        connector=SOURCE,
         options=runtime.source_options("acme", "calendly"),
         now=NOW,
     )

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from config.errors import ConfigError
 from config.tenants import load_tenants
-from integrations import registry
+from integrations import tenants_check
 from integrations.booking import BookingStatus, Person
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
@@ -361,10 +361,10 @@ options = { object_type = "deal", timezone = "UTC", default_duration_minutes = 6
     )
     tenants = load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"})
     with pytest.raises(ConfigError) as info:
-        registry.check_tenants(tenants)
+        tenants_check.check_tenants(tenants)
     fields = {problem.field for problem in info.value.problems}
     assert "tenants.acme.sources.hubspot-workflow.options.colour" in fields
     assert "s3cr3t-value" not in str(info.value)
     fixed = path.read_text("utf-8").replace("colour = 1", 'start_property = "event_start"')
     path.write_text(fixed, encoding="utf-8")
-    registry.check_tenants(load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"}))
+    tenants_check.check_tenants(load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"}))

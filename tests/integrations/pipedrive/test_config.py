@@ -8,7 +8,7 @@ import pytest
 
 from config.errors import ConfigError
 from config.tenants import load_tenants
-from integrations import registry
+from integrations import tenants_check
 
 TENANTS = """
 [tenants.acme.platform]
@@ -34,7 +34,7 @@ def test_bad_options_and_secrets_are_reported_with_their_field(tmp_path: Path) -
     path.write_text(TENANTS, encoding="utf-8")
     tenants = load_tenants(path, environ={"PD_AUTH": "no-colon-here", "CAL_SECRET": "x"})
     with pytest.raises(ConfigError) as info:
-        registry.check_tenants(tenants)
+        tenants_check.check_tenants(tenants)
     fields = {problem.field for problem in info.value.problems}
     assert {
         "tenants.acme.sources.pipedrive.options.event_date_field",

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from integrations.booking import BookingStatus
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
-from integrations.pipedrive import webhook
+from integrations.pipedrive import SOURCE, webhook
 from tests.integrations.mutations import JSON, replaced
 from tests.integrations.pipedrive.keys import DATE, options
 from tests.support import FIXTURES
@@ -217,7 +217,7 @@ def test_open_deals_and_other_objects_are_ignored(name: str) -> None:
 
 def test_the_ingress_check_accepts_what_the_worker_will_parse() -> None:
     assert webhook.check(request(fixture("v2_deal_won.json")), context=CONTEXT) is True
-    assert webhook.DEFERRED is True
+    assert SOURCE.deferred is True
 
 
 def test_a_won_deal_without_its_event_date_is_refused_at_the_ingress() -> None:

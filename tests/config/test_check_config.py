@@ -197,6 +197,13 @@ BAD_TENANTS = [
         id="portal-url",
     ),
     pytest.param(
+        '[tenants.acme.sources.acuity]\nsecrets = [{ env = "TEST_OLD_SECRET" }]\n'
+        'expect_delivery_within = "6 hours"\n',
+        "tenants.acme.sources.acuity.expect_delivery_within",
+        'write it like "30m", "6h" or "2d"',
+        id="silence-expectation",
+    ),
+    pytest.param(
         '[tenants.acme.sources.generic2]\nsecrets = [{ env = "TEST_OLD_SECRET" }]\n',
         "tenants.acme.sources.generic2",
         "use one of: ",

@@ -25,6 +25,7 @@ from integrations.pipedrive import webhook as pipedrive
 from tests.integrations.pipedrive.keys import DATE, END, OPTIONS, START, VENUE, ZONE
 from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
 from worker import intake, source_health, state_metrics
+from worker.celery_app import create_celery
 from worker.ingress import create_app
 from worker.runtime import Runtime
 from worker.store.models import Booking, Failure
@@ -273,3 +274,11 @@ def test_a_pipedrive_deal_lost_during_the_outage_is_cancelled_by_the_backfill(
     with runtime.store.transaction() as session:
         booking = session.scalar(select(Booking).where(Booking.external_id == "4711"))
         assert booking is not None and booking.status == BookingStatus.cancelled.value
+
+
+def test_beat_checks_sources_on_the_configured_interval(runtime: Runtime) -> None:
+    app = create_celery(runtime.settings.model_copy(update={"source_health_interval": 300.0}))
+    assert app.conf.beat_schedule["check-sources"] == {
+        "task": "bookwire.check_sources",
+        "schedule": 300.0,
+    }

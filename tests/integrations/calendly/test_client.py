@@ -15,6 +15,7 @@ from integrations.calendly import client
 from integrations.calendly.schemas import Options
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, TransientError
+from integrations.subscriptions import state_of
 from tests.support import FIXTURES, ServerThread
 
 TOKEN = "calendly-pat-test"
@@ -127,3 +128,27 @@ def test_rate_limits_are_transient(sandbox: ServerThread, http: httpx.Client) ->
     ).raise_for_status()
     with pytest.raises(TransientError, match="429"):
         list(client.backfill(context(sandbox, http, organization=ORG), since=SINCE))
+
+
+def test_subscriptions_report_each_state_and_need_the_organization(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(sandbox)
+    ours = "https://hooks.acme.example/webhooks/calendly/acme"
+    for url, state in ((ours, "disabled"), ("https://other.example/hook", "active")):
+        body = {"callback_url": url, "state": state}
+        httpx.post(
+            f"{sandbox.url}/calendly/_subscriptions", json=body, timeout=5
+        ).raise_for_status()
+    found = client.subscriptions(context(sandbox, http, organization=ORG))
+    assert [(s.callback_path, s.active) for s in found] == [
+        ("/webhooks/calendly/acme", False),
+        ("/hook", True),
+    ]
+    assert state_of(found, source="calendly", tenant="acme") == "disabled"
+    assert state_of(found, source="calendly", tenant="other") == "disabled"  # none is its own
+    # without an organization option the token owner's organization is used (user scope)
+    assert client.subscriptions(context(sandbox, http)) == []
+    url = f"{sandbox.url}/calendly/webhook_subscriptions"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(url, headers=headers, timeout=5).status_code == 400  # the stub is strict

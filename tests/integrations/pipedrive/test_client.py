@@ -13,6 +13,7 @@ from integrations.booking import BookingStatus
 from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import ConfigurationError, TransientError
 from integrations.pipedrive import client, webhook
+from integrations.subscriptions import state_of
 from tests.integrations.pipedrive.keys import DATE, END, MEETING, START, VENUE, ZONE, options
 from tests.support import FIXTURES, ServerThread
 
@@ -197,3 +198,27 @@ def test_the_stub_refuses_a_deal_status_pipedrive_does_not_have(sandbox: ServerT
     assert httpx.get(url, params={"status": "won"}, headers=headers, timeout=5).status_code == 200
     refused = httpx.get(url, params={"status": "closed"}, headers=headers, timeout=5)
     assert refused.status_code == 400 and refused.json()["success"] is False
+
+
+def test_webhooks_report_whether_pipedrive_still_delivers(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(sandbox)
+    url = "https://hooks.acme.example/webhooks/pipedrive/acme?tenant=acme"
+    planted = {
+        "subscription_url": url,
+        "is_active": 0,
+        "last_delivery_time": "2026-06-02 08:00:00",
+        "last_http_status": 503,
+    }
+    httpx.post(f"{sandbox.url}/pipedrive/_webhooks", json=planted, timeout=5).raise_for_status()
+    [hook] = client.subscriptions(context(sandbox, http))
+    assert (hook.active, hook.callback_path, hook.last_status) == (
+        False,
+        "/webhooks/pipedrive/acme",
+        503,
+    )
+    assert hook.last_delivery == datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
+    assert state_of([hook], source="pipedrive", tenant="acme") == "disabled"
+    with pytest.raises(ConfigurationError):
+        client.subscriptions(context(sandbox, http, token=None))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -47,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from worker.store.migrate import SchemaNotCurrent, SchemaUnknown
 
+    argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "bench":  # every option is the benchmark's own
+        args.forward = argv[argv.index("bench") + 1 :]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         load_settings()  # every command fails here, the same way, on a bad setting
         return int(args.func(args) or 0)
@@ -92,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: object, help: str) -> argparse.ArgumentParser:
+    def add(name: str, func: object, help: str, add_help: bool = True) -> argparse.ArgumentParser:
         codes = EXIT_CODES_BY_COMMAND.get(name, (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE))
         cmd = sub.add_parser(
             name,
@@ -100,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
             description=help,
             epilog=_exit_codes(*codes, EXIT_INTERRUPTED),
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=add_help,
         )
         cmd.set_defaults(func=func)
         return cmd
@@ -187,10 +194,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--repair", action="store_true", help="converge the drift found")
     reconcile.add_argument("--json", action="store_true", help="the report as one JSON object")
-    from bench.cli import add_arguments as bench_arguments
-
-    bench_arguments(add("bench", cmd_bench, "Measure the pipeline on real processes."))
+    bench = add(
+        "bench",
+        cmd_bench,
+        "Measure the pipeline on real processes (runs `python -m bench` with these options).",
+        add_help=False,
+    )
+    bench.add_argument("-h", "--help", action=_BenchHelp, nargs=0, help="the benchmark's options")
     return parser
+
+
+class _BenchHelp(argparse.Action):
+    """``bookwire bench --help``: the benchmark's own options, then the exit codes."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        shown = subprocess.run(
+            [sys.executable, "-m", "bench", "--help"], capture_output=True, text=True, check=False
+        )
+        print(shown.stdout.rstrip(), end="\n\n")
+        print(parser.epilog)
+        parser.exit()
 
 
 # the exit codes each command can end with (130, interrupted, is added to all)
@@ -546,9 +569,9 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.cli import run
-
-    return run(args)
+    """The benchmark is a program of its own (it imports the worker; the worker never imports
+    it): this process becomes ``python -m bench`` with the same options."""
+    os.execv(sys.executable, [sys.executable, "-m", "bench", *args.forward])  # noqa: S606
 
 
 if __name__ == "__main__":

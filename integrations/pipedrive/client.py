@@ -114,8 +114,8 @@ def _deals(
             except PayloadError as exc:
                 log.warning("pipedrive backfill skipped a deal", extra={"why": str(exc)})
                 continue
-            if deal.status == status:
-                yield deal
+            if status == "deleted" or (deal.status == status and raw.get("is_deleted") is not True):
+                yield deal  # a deleted deal may keep its last status: the filter says deleted
         cursor = page.next_cursor
         if cursor is None or cursor in seen:
             return

@@ -22,10 +22,12 @@ from sqlalchemy import select
 from integrations.booking import BookingStatus
 from integrations.calendly import webhook as calendly
 from integrations.pipedrive import webhook as pipedrive
+from tests.conftest import settings_env
 from tests.integrations.pipedrive.keys import DATE, END, OPTIONS, START, VENUE, ZONE
 from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
 from worker import intake, source_health, state_metrics
 from worker.celery_app import create_celery
+from worker.cli import main
 from worker.ingress import create_app
 from worker.runtime import Runtime
 from worker.store.models import Booking, Failure
@@ -282,3 +284,28 @@ def test_beat_checks_sources_on_the_configured_interval(runtime: Runtime) -> Non
         "task": "bookwire.check_sources",
         "schedule": 300.0,
     }
+
+
+def test_status_shows_a_line_per_watched_source(
+    runtime: Runtime,
+    ingress: ServerThread,
+    sandbox: ServerThread,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    httpx.post(
+        f"{sandbox.url}/calendly/_seed", json={"tokens": [CALENDLY_TOKEN]}, timeout=5
+    ).raise_for_status()
+    calendly_webhook(ingress)
+    plant_subscription(sandbox, ingress, "disabled")
+    source_health.sweep(runtime, now=datetime.now(UTC))
+    for name, value in settings_env(runtime.settings).items():
+        monkeypatch.setenv(name, value)
+    assert main(["status", "--sources"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2  # calendly and pipedrive; generic has no expectation and no API
+    calendly_line, pipedrive_line = out
+    assert calendly_line.startswith("acme calendly: last delivery 20")
+    assert "subscription disabled" in calendly_line and "disabled at the vendor" in calendly_line
+    assert pipedrive_line.startswith("acme pipedrive: last delivery never, expected within 6h")
+    assert "no delivery ever recorded" in pipedrive_line

@@ -222,3 +222,24 @@ def test_webhooks_report_whether_pipedrive_still_delivers(
     assert state_of([hook], source="pipedrive", tenant="acme") == "disabled"
     with pytest.raises(ConfigurationError):
         client.subscriptions(context(sandbox, http, token=None))
+
+
+def test_backfill_cancels_lost_and_deleted_deals_and_never_books_a_deleted_one(
+    sandbox: ServerThread, http: httpx.Client
+) -> None:
+    seed(
+        sandbox,
+        persons=[MARI],
+        deals=[
+            api_deal(21, status="lost", update_time="2026-06-03T09:00:00Z"),
+            api_deal(22, status="deleted", update_time="2026-06-04T09:00:00Z"),
+            api_deal(23, is_deleted=True),  # listed as won by a lenient filter: not a booking
+            api_deal(24, status="open"),  # never won: nothing to say
+            api_deal(25, status="lost", update_time="2026-05-01T00:00:00Z"),  # before SINCE
+        ],
+    )
+    fetched = list(client.backfill(context(sandbox, http), since=SINCE))
+    assert [(m.booking_id, m.status, m.updated_at) for m in fetched] == [
+        ("21", BookingStatus.cancelled, datetime(2026, 6, 3, 9, tzinfo=UTC)),
+        ("22", BookingStatus.cancelled, datetime(2026, 6, 4, 9, tzinfo=UTC)),
+    ]

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from sqlalchemy import delete, func, select, update
@@ -597,14 +597,21 @@ def _publish(rt: Runtime, tenant: Tenant, found: list[Drift], *, now: datetime) 
         log.warning("reconcile: drift counts not published", extra={"tenant": tenant.id})
 
 
-def drift_counts(rt: Runtime) -> tuple[dict[tuple[str, str], int], float | None]:
-    """(platform, kind) -> drift items summed over tenants, and the oldest tenant's last run."""
+class DriftCounts(NamedTuple):
+    """The drift gauges' values, summed over tenants."""
+
+    by_platform_kind: dict[tuple[str, str], int]  # drift items
+    oldest_run: float | None  # when the least recently reconciled tenant ran (epoch seconds)
+
+
+def drift_counts(rt: Runtime) -> DriftCounts:
+    """Drift items by (platform, kind) summed over tenants, and the oldest tenant's last run."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for name, value in rt.redis.hgetall(DRIFT_KEY).items():
         platform, kind, _tenant = _text(name).split("|", 2)
         counts[(platform, kind)] += int(value)
     runs = [float(v) for v in rt.redis.hvals(DRIFT_AT_KEY)]
-    return dict(counts), min(runs) if runs else None
+    return DriftCounts(dict(counts), min(runs) if runs else None)
 
 
 def render(report: Report) -> list[str]:

@@ -99,14 +99,14 @@ def _drift(rt: Runtime, registry: CollectorRegistry) -> None:
         registry=None,
     )
     try:
-        counts, oldest = drift_counts(rt)
+        drift = drift_counts(rt)
     except Exception:
         return
-    if oldest is None:
+    if drift.oldest_run is None:
         return
-    for (platform, kind), count in counts.items():
+    for (platform, kind), count in drift.by_platform_kind.items():
         items.labels(kind, platform).set(count)
-    checked.set(oldest)
+    checked.set(drift.oldest_run)
     registry.register(items)
     registry.register(checked)
 

@@ -174,3 +174,53 @@ def subscriptions(context: ParseContext) -> list[Subscription]:
             )
         )
     return found
+
+
+# -- onboarding (``bookwire connect calendly``) ----------------------------------------------
+
+EVENTS = ("invitee.created", "invitee.canceled")
+
+
+class _CreatedSubscription(BaseModel):
+    uri: str
+    callback_url: str
+    state: str = "active"
+
+
+class _CreatedEnvelope(BaseModel):
+    resource: _CreatedSubscription
+
+
+def create_subscription(
+    http: httpx.Client,
+    *,
+    api_base_url: str,
+    token: str,
+    url: str,
+    signing_key: str,
+    scope: str = "user",
+) -> tuple[str, str, str | None]:
+    """``POST /webhook_subscriptions`` for invitee.created and invitee.canceled at ``url``,
+    signed with ``signing_key`` (Calendly lets the caller choose it; it is write-only there).
+
+    ``scope`` ``user`` (the token owner's bookings) or ``organization`` (everyone's, needs an
+    admin's token); both name the token owner's organization (``GET /users/me``). Returns the
+    subscription's uri, the organization and the user (``None`` for an organization scope)."""
+    base = api_base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    response = call(http, TARGET, "GET", f"{base}/users/me", headers=headers)
+    me = parse_body(TARGET, _Me, response).resource
+    body: dict[str, Any] = {
+        "url": url,
+        "events": list(EVENTS),
+        "organization": me.current_organization,
+        "scope": scope,
+        "signing_key": signing_key,
+    }
+    if scope == "user":
+        body["user"] = me.uri
+    response = call(
+        http, TARGET, "POST", f"{base}/webhook_subscriptions", json=body, headers=headers
+    )
+    created = parse_body(TARGET, _CreatedEnvelope, response).resource
+    return created.uri, me.current_organization, me.uri if scope == "user" else None

@@ -88,7 +88,7 @@ class GomryPlatform:
     # -- the Platform interface ------------------------------------------------------------
 
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
-        body = {**self._event_fields(spec), **self._defaults()}
+        body = self.create_body(spec)
         with refusing_create():
             response = self._call("POST", "/events", json=body, key=idempotency_key)
         event = parse_body(TARGET, EventEnvelope, response).data
@@ -156,6 +156,10 @@ class GomryPlatform:
             )
 
     # -- event fields ----------------------------------------------------------------------
+
+    def create_body(self, spec: EventSpec) -> dict[str, Any]:
+        """The ``POST /events`` body for ``spec``; pure (``bookwire preview`` shows it)."""
+        return {**self._event_fields(spec), **self._defaults()}
 
     def _event_fields(self, spec: EventSpec) -> dict[str, Any]:
         location, _virtual = self._location(spec)

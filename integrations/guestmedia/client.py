@@ -61,7 +61,7 @@ class GuestMediaPlatform:
         )
 
     def create_event(self, spec: EventSpec, *, idempotency_key: str) -> LinkedEvent:
-        body = {**event_fields(spec), "external_reference": spec.reference}
+        body = create_body(spec)
         with refusing_create():
             response = self._call("POST", "/events", json=body, key=idempotency_key)
         event = parse_body(TARGET, EventEnvelope, response).event
@@ -123,6 +123,11 @@ class GuestMediaPlatform:
         self._limiter.acquire()
         headers = {**self._headers, **({"Idempotency-Key": key} if key else {})}
         return call(self._http, TARGET, method, f"{self._base}{path}", headers=headers, **kwargs)
+
+
+def create_body(spec: EventSpec) -> dict[str, Any]:
+    """The ``POST /events`` body for ``spec``; pure (``bookwire preview`` shows it)."""
+    return {**event_fields(spec), "external_reference": spec.reference}
 
 
 def event_fields(spec: EventSpec) -> dict[str, Any]:

@@ -13,6 +13,14 @@
   ``user``; ``user`` then needs ``user``), else 400; the same paging. Each subscription has
   ``uri``, ``callback_url``, ``state`` (``active``/``disabled``), ``events``, ``scope``,
   ``organization``, ``user``, ``created_at``, ``updated_at``, ``retry_started_at``.
+- ``POST /webhook_subscriptions`` ``{"url", "events", "organization", "scope", "user"?,
+  "signing_key"?}``: 201 ``{"resource": subscription}``; 400 ``Invalid Argument`` for a missing
+  or wrong field (``user`` is required for the ``user`` scope; organization and user must be
+  the caller's), 409 ``Already Exists`` for a URL already subscribed. The signing key is the
+  caller's when given (Calendly generates one otherwise) and is never shown again.
+- ``POST /_fire`` (tests only) ``{"callback_url", "body"}``: POSTs ``body`` to that
+  subscription's URL signed with its key (``Calendly-Webhook-Signature: t=…,v1=…``), as
+  Calendly does when someone books; answers the receiver's status and body.
 - ``POST /_seed`` loads ``tokens``, ``events`` (scheduled events, replaced by ``uri``) and
   ``invitees`` (``{event uuid: [invitee, …]}``, replaced by ``uri``).
 - ``POST /_subscriptions`` (tests only) ``{"callback_url", "state", "scope"?}``: adds or
@@ -23,9 +31,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -43,6 +57,7 @@ class CalendlyState:
         self.events: dict[str, dict[str, Any]] = {}
         self.invitees: dict[str, dict[str, dict[str, Any]]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}  # by callback URL
+        self.signing_keys: dict[str, str] = {}  # by callback URL; Calendly never shows them
 
 
 def routes(platform: Platform) -> list[Route]:
@@ -144,14 +159,100 @@ def routes(platform: Platform) -> list[Route]:
         chosen.sort(key=lambda s: str(s["created_at"]))
         return _page(request, chosen)
 
+    async def create_subscription(request: Request) -> Response:
+        refused = await _guard(platform, state, request)
+        if refused:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "Invalid Argument", "the body is not JSON")
+        problem = _creation_problem(body)
+        if problem:
+            return _error(400, "Invalid Argument", problem)
+        url = body["url"]
+        if url in state.subscriptions:
+            return _error(409, "Already Exists", "Hook with this url already exists")
+        stamp = datetime.now(UTC).isoformat()
+        subscription = {
+            "uri": f"{API}/webhook_subscriptions/SUB{len(state.subscriptions) + 1:06d}",
+            "callback_url": url,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "retry_started_at": None,
+            "state": "active",
+            "events": list(body["events"]),
+            "scope": body["scope"],
+            "organization": body["organization"],
+            "user": body.get("user") if body["scope"] == "user" else None,
+            "creator": ME,
+        }
+        state.subscriptions[url] = subscription
+        # write-only: kept to sign deliveries, never answered
+        state.signing_keys[url] = body.get("signing_key") or secrets.token_hex(32)
+        return JSONResponse({"resource": subscription}, status_code=201)
+
+    async def fire(request: Request) -> Response:
+        """Tests only: deliver ``body`` (an envelope) to the subscription at ``callback_url``,
+        signed as Calendly signs, as it does when someone books."""
+        body = await request.json()
+        url = str(body["callback_url"])
+        if url not in state.signing_keys:
+            return _error(404, "Resource Not Found", "no subscription with that callback URL")
+        raw = json.dumps(body["body"]).encode()
+        stamp = str(int(time.time()))
+        digest = hmac.new(
+            state.signing_keys[url].encode(), stamp.encode() + b"." + raw, hashlib.sha256
+        ).hexdigest()
+        headers = {
+            "content-type": "application/json",
+            "calendly-webhook-signature": f"t={stamp},v1={digest}",
+        }
+        async with httpx.AsyncClient(timeout=15) as client:
+            answer = await client.post(url, content=raw, headers=headers)
+        return JSONResponse({"status": answer.status_code, "body": answer.text[:500]})
+
     return [
         Route("/_seed", seed, methods=["POST"]),
         Route("/_subscriptions", plant_subscription, methods=["POST"]),
+        Route("/_fire", fire, methods=["POST"]),
         Route("/webhook_subscriptions", list_subscriptions, methods=["GET"]),
+        Route("/webhook_subscriptions", create_subscription, methods=["POST"]),
         Route("/users/me", me, methods=["GET"]),
         Route("/scheduled_events", list_events, methods=["GET"]),
         Route("/scheduled_events/{event_uuid}/invitees", list_invitees, methods=["GET"]),
     ]
+
+
+CREATABLE_EVENTS = {
+    "invitee.created",
+    "invitee.canceled",
+    "invitee_no_show.created",
+    "invitee_no_show.deleted",
+    "routing_form_submission.created",
+}
+
+
+def _creation_problem(body: Any) -> str | None:
+    """Why Calendly would refuse this ``POST /webhook_subscriptions`` body, if it would."""
+    if not isinstance(body, dict):
+        return "the body must be an object"
+    url = body.get("url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return "url is required and must be a URL"
+    events = body.get("events")
+    if not isinstance(events, list) or not events or not set(events) <= CREATABLE_EVENTS:
+        return f"events must be a non-empty list of: {', '.join(sorted(CREATABLE_EVENTS))}"
+    if body.get("organization") != ORGANIZATION:
+        return "organization is required (the caller's organization URI)"
+    if body.get("scope") not in ("organization", "user"):
+        return "scope must be organization or user"
+    if body["scope"] == "user" and body.get("user") != ME:
+        return "user is required for the user scope (the caller's user URI)"
+    key = body.get("signing_key")
+    if key is not None and (not isinstance(key, str) or not key):
+        return "signing_key must be a non-empty string"
+    return None
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> Response:

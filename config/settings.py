@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="A silent source's gap is backfilled from its last delivery minus this many "
         "seconds (deliveries the vendor sent just before going quiet may be lost too).",
     )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days after a booking's event ends before its personal data and raw "
+        "deliveries are purged (docs/operations.md, Personal data).",
+    )
+    retention_interval: float = Field(3600.0, gt=0, description="Seconds between retention purges.")
 
     @field_validator("log_level")
     @classmethod

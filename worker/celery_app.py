@@ -63,6 +63,10 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "bookwire.check_sources",
                 "schedule": settings.source_health_interval,
             },
+            "purge-expired": {  # retention of personal data (docs/operations.md)
+                "task": "bookwire.purge_expired",
+                "schedule": settings.retention_interval,
+            },
         },
         bookwire_max_countdown=min(settings.retry_backoff_max, half),
     )

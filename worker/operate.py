@@ -13,7 +13,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from worker import failures, replay
+from worker import audit, failures, replay
 from worker.runtime import Runtime
 from worker.store.models import Failure
 
@@ -77,8 +77,10 @@ def run_replay(rt: Runtime, args: argparse.Namespace) -> int:
         for failure in selected:
             print(f"would replay failure {failure.id} ({failure.stage}): {_subject(failure)}")
         return 0
+    counts = {"failures": 0, "deliveries": 0, "bookings": 0}
     for failure, outcome in replay.replay_failures(rt, selected, now=now):
         print(f"failure {failure.id} ({failure.stage}): {outcome}")
+        counts["failures"] += 1
     for delivery_id in args.delivery:
         try:
             receipt = replay.replay_delivery(rt, delivery_id, now=now)
@@ -86,9 +88,20 @@ def run_replay(rt: Runtime, args: argparse.Namespace) -> int:
             print(f"delivery {delivery_id}: not replayed: {exc}")
             continue
         print(f"delivery {delivery_id}: {receipt.outcome} {receipt.reason or ''}".rstrip())
+        counts["deliveries"] += 1
     for booking_id in args.booking:
         replay.replay_booking(rt, booking_id, now=now)
         print(f"booking #{booking_id}: queued")
+        counts["bookings"] += 1
+    with rt.store.transaction() as session:
+        audit.record(
+            session,
+            audit.Action.replay,
+            actor=audit.Actor.cli,
+            counts=counts,
+            at=now,
+            tenant=args.tenant,
+        )
     print("watch: bookwire status '#<booking>' or Flower's task list")
     return 0
 

@@ -11,17 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from worker import intake, poison
+from worker import intake, personal, poison
 from worker.portal import deliver as portal_deliver
 from worker.portal import schedule as portal_schedule
 from worker.runtime import Runtime
-from worker.store.models import Booking, Failure
+from worker.store.models import Booking, Delivery, Failure
 
 
 def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> intake.Receipt:
-    """Parse a stored delivery with today's code and config; idempotent."""
+    """Parse a stored delivery with today's code and config; idempotent. A delivery whose raw
+    body was erased (``bookwire erase``, retention) has nothing left to parse: LookupError."""
+    with rt.store.read() as conn:
+        headers = conn.execute(
+            select(Delivery.headers).where(Delivery.id == delivery_id)
+        ).scalar_one_or_none()
+    if personal.is_erased(headers):
+        raise LookupError(f"delivery {delivery_id}: its raw body was erased (personal data)")
     return intake.replay_delivery(rt, delivery_id, now=now)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from worker.personal import ERASED_HEADER, is_erased, is_pseudonym
 from worker.runtime import Runtime
 from worker.store.models import (
     AttemptRow,
@@ -132,6 +133,8 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
             "applied_version": booking.applied_version,
             "received_at": booking.received_at.isoformat(),
             "updated_at": booking.updated_at.isoformat(),
+            # "erased": its people are pseudonyms (bookwire erase, or the retention purge)
+            "personal_data": "erased" if _erased(booking.message) else "kept",
             "event": None
             if link is None
             else {
@@ -146,6 +149,7 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
                     "status": d.status,
                     "for_this_booking": carried[d.id],
                     "received_at": d.received_at.isoformat(),
+                    "raw_body": "erased" if is_erased(d.headers) else "kept",
                 }
                 for d in deliveries
             ],
@@ -212,6 +216,10 @@ def _story(
     lines: list[tuple[datetime, int, str]] = []
     for d in deliveries:
         lines.append((d.received_at, 0, f"delivery {d.id} received ({carried[d.id]})"))
+        if is_erased(d.headers):  # "erase at <time>" / "retention at <time>"
+            why, _, at = d.headers[ERASED_HEADER].partition(" at ")
+            when = datetime.fromisoformat(at) if at else d.received_at
+            lines.append((when, 6, f"delivery {d.id} raw body erased ({why})"))
     lines.append((booking.received_at, 1, f"booking #{booking.id} first stored"))
     for a in attempts:
         answer = a.status if a.status is not None else "no answer"
@@ -256,6 +264,11 @@ def _portal_story(rows: Sequence[PortalDelivery]) -> list[str]:
         elif row.state in ("failed", "skipped"):
             lines.append((row.updated_at, f"portal delivery {row.state}: {row.last_error}"))
     return [f"{at.isoformat()} {text}" for at, text in sorted(lines, key=lambda x: x[0])]
+
+
+def _erased(message: dict[str, Any]) -> bool:
+    people = [message.get("customer"), *(message.get("attendees") or [])]
+    return any(is_pseudonym(person) for person in people)
 
 
 def _phase(state: str, pending: bool, has_event: bool) -> str:

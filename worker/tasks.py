@@ -87,6 +87,15 @@ def check_sources() -> int:
     return sweep(runtime.current(), now=datetime.now(UTC))
 
 
+@app.task(name="bookwire.purge_expired")
+def purge_expired() -> int:
+    """Retention: purge the personal data of bookings whose event ended
+    ``retention_days`` ago (``worker.retention``); returns the bookings anonymised."""
+    from worker.retention import purge
+
+    return purge(runtime.current(), now=datetime.now(UTC)).bookings
+
+
 @app.task(name="bookwire.deliver_event", base=BookwireTask, subject=HAND_OFF)
 def deliver_event(booking_id: int) -> str:
     """Hand the booking's ended event's album link (or attendance) to its portal, once."""

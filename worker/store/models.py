@@ -15,6 +15,8 @@
 - ``sync_intents``: write-ahead intents. Before any call that changes a platform, the worker
   commits what it is about to do; the outcome is written after the answer. An intent without
   an outcome is *ambiguous* (the call may or may not have happened) and drives recovery.
+- ``audit_log``: what operators and the retention job did to stored data (erase, purge,
+  replay, reload): when, who (cli | beat), counts and tenant; never a person's data.
 """
 
 from __future__ import annotations
@@ -236,6 +238,19 @@ class SyncIntent(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(20))
     event_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class AuditRecord(Base):
+    """One erasure, retention purge, replay or reload (``worker.audit``): counts, no people."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(20))
+    tenant: Mapped[str | None] = mapped_column(String(63))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
 def table(model: type[Base]) -> Table:

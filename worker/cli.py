@@ -203,6 +203,27 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--email", required=True, help="the person's address (any case)")
     erase.add_argument("--tenant", help="tenant slug (default: every tenant)")
     erase.add_argument("--json", action="store_true", help="the counts as one JSON object")
+    preview = add(
+        "preview",
+        cmd_preview,
+        "Show the event a delivery file would create (no signature check, no side effect).",
+    )
+    preview.add_argument("file", type=Path, help="the raw delivery body")
+    preview.add_argument("--tenant", required=True, help="tenant slug")
+    preview.add_argument("--source", default="generic", help="source slug (default: generic)")
+    preview.add_argument("--headers", type=Path, help="a JSON object of the delivery's headers")
+    preview.add_argument(
+        "--fetch", action="store_true", help="thin webhooks: allow the vendor API reads (GET)"
+    )
+    preview.add_argument("--json", action="store_true", help="the preview as one JSON object")
+    connect = add(
+        "connect",
+        cmd_connect,
+        "Register a source's webhook subscription for a tenant and check a delivery arrives.",
+    )
+    from worker.connect import add_arguments as connect_arguments
+
+    connect_arguments(connect)
     bench = add(
         "bench",
         cmd_bench,
@@ -238,6 +259,8 @@ EXIT_CODES_BY_COMMAND: dict[str, tuple[int, ...]] = {
     "send-example": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
     "status": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DATABASE),
     "bench": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
+    "preview": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
+    "connect": (EXIT_OK, EXIT_FAILED, EXIT_CONFIG),
 }
 
 
@@ -593,6 +616,36 @@ def cmd_erase(args: argparse.Namespace) -> int:
         if not done.compacted:
             print("the WAL could not be truncated (a reader was busy): run erase again")
     return EXIT_OK if done.compacted else EXIT_FAILED
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from worker.preview import PreviewRefused, preview, render
+
+    rt = _runtime(schema=False)  # reads no table: the database is never opened
+    try:
+        headers = json.loads(args.headers.read_text("utf-8")) if args.headers else {}
+        if not isinstance(headers, dict):
+            raise ValueError("--headers: expected a JSON object")
+        result = preview(
+            rt,
+            tenant=args.tenant,
+            source=args.source,
+            body=args.file.read_bytes(),
+            headers={str(k): str(v) for k, v in headers.items()},
+            now=datetime.now(UTC),
+            fetch=args.fetch,
+        )
+    except (PreviewRefused, OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    print(json.dumps(result.as_dict()) if args.json else "\n".join(render(result)))
+    return EXIT_FAILED if result.error else EXIT_OK
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from worker.connect import run
+
+    return run(_runtime(schema=False), args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

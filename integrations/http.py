@@ -91,6 +91,28 @@ def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any
     return response
 
 
+def get_json(client: httpx.Client | None, target: str, url: str, **kwargs: Any) -> Any:
+    """GET ``url`` through ``call`` and return its decoded JSON body: the look-up every
+    connector's client makes (``read_json`` for the reads a vendor makes a POST)."""
+    return read_json(client, target, "GET", url, **kwargs)
+
+
+def read_json(
+    client: httpx.Client | None, target: str, method: str, url: str, **kwargs: Any
+) -> Any:
+    """Send a read through ``call`` and return the decoded JSON body. A body that is not JSON
+    is a PermanentError (the vendor's contract changed: retrying will not help). ``client`` is
+    None at the ingress, where no look-up may run (thin webhooks are parsed in the worker):
+    that is a bug, not input."""
+    if client is None:
+        raise RuntimeError(f"{target} look-ups run in the worker (no HTTP client here)")
+    response = call(client, target, method, url, **kwargs)
+    try:
+        return response.json()
+    except ValueError:
+        raise PermanentError(f"{target}: response is not JSON") from None
+
+
 def parse_body(target: str, model: type[M], response: httpx.Response) -> M:
     """The response body as ``model``; a body of another shape is a PermanentError (the
     platform's contract changed: retrying will not help)."""

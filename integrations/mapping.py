@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from integrations.booking import Person
+from integrations.booking import BookingMessage, Person
 from integrations.errors import PayloadError
 
 HTTPS_URL = re.compile(r"^https://\S+$")
@@ -78,12 +78,22 @@ def load_object(body: bytes) -> dict[str, Any]:
     return raw
 
 
-def payload_error(exc: ValidationError, *, prefix: str = "") -> PayloadError:
-    """The first validation problem as a PayloadError naming the field (never the value)."""
+def payload_error(exc: ValidationError, *, prefix: str = "", whole: str = "(body)") -> PayloadError:
+    """The first validation problem as a PayloadError naming the field (never the value);
+    ``whole`` names what a problem of the whole record (no field) is about."""
     first = exc.errors()[0]
     path = ".".join(str(part) for part in first["loc"])
-    field = ".".join(part for part in (prefix, path) if part) or "(body)"
+    field = ".".join(part for part in (prefix, path) if part) or whole
     return PayloadError(first["msg"], field=field)
+
+
+def build_message(*, whole: str, **fields: Any) -> BookingMessage:
+    """The BookingMessage a client mapped from a vendor record; a value it refuses is a
+    PayloadError naming the field (``whole``: the record, for a problem of no one field)."""
+    try:
+        return BookingMessage(**fields)
+    except ValidationError as exc:
+        raise payload_error(exc, whole=whole) from None
 
 
 def meeting_url(value: object) -> str | None:
@@ -128,12 +138,13 @@ def phone_call(number: object, *, caller: str | None = None) -> str | None:
     return f"Phone call: {how}{text}"
 
 
-def person(name: object, email: object, *, field: str) -> Person:
-    """A Person from loose vendor values: the name falls back to the email address."""
+def person(name: object, email: object, *, field: str, fallback: str | None = None) -> Person:
+    """A Person from loose vendor values: the name falls back to the email address, then to
+    ``fallback`` (e.g. "Customer 42"), else it is a PayloadError naming ``field``."""
     address = email.strip() if isinstance(email, str) and EMAIL.match(email.strip()) else None
     if address is not None and len(address) > 320:
         address = None
-    shown = name.strip() if isinstance(name, str) and name.strip() else address
+    shown = name.strip() if isinstance(name, str) and name.strip() else address or fallback
     if not shown:
         raise PayloadError("a name or an email address is required", field=field)
     return Person(name=shown[:300], email=address)

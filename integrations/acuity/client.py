@@ -29,12 +29,12 @@ from integrations.acuity.schemas import AcuityOptions, Appointment
 from integrations.booking import BookingMessage, BookingStatus, Person
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.http import get_json
+from integrations.mapping import build_message, person
 
 log = logging.getLogger(__name__)
 TARGET = "acuity"
 WINDOW_DAYS = 31
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 LINK = re.compile(r"https://\S+")
 
 
@@ -56,7 +56,7 @@ def booking_from_appointment(
         "title": _title(appointment, options),
     }
     if appointment.canceled:
-        return _message(status=BookingStatus.cancelled, **base)
+        return build_message(whole="(appointment)", status=BookingStatus.cancelled, **base)
     zone = appointment.calendarTimezone or appointment.timezone or options.timezone
     _check_zone(zone)
     try:
@@ -71,7 +71,8 @@ def booking_from_appointment(
     except ValueError:
         raise PayloadError("not a number of minutes", field="duration") from None
     location, meeting = _place(appointment.location)
-    return _message(
+    return build_message(
+        whole="(appointment)",
         status=BookingStatus.confirmed,
         start=start,
         end=start + timedelta(minutes=minutes),
@@ -141,12 +142,9 @@ def _title(appointment: Appointment, options: AcuityOptions) -> str:
 
 
 def _person(appointment: Appointment) -> Person:
-    email = appointment.email.strip() or None
-    if email and not EMAIL.match(email):
-        email = None
-    name = f"{appointment.firstName.strip()} {appointment.lastName.strip()}".strip()
-    name = name or email or f"Acuity client {appointment.id}"
-    return Person(name=name[:300], email=email)
+    name = f"{appointment.firstName.strip()} {appointment.lastName.strip()}"
+    fallback = f"Acuity client {appointment.id}"
+    return person(name, appointment.email, field="email", fallback=fallback)
 
 
 def _place(location: str | None) -> tuple[str | None, str | None]:
@@ -175,31 +173,16 @@ def _observed(context: ParseContext) -> datetime:
     return context.now or datetime.now(UTC)
 
 
-def _message(**fields: Any) -> BookingMessage:
-    try:
-        return BookingMessage(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PayloadError(first["msg"], field=".".join(map(str, first["loc"]))) from None
-
-
 def _get(context: ParseContext, path: str, *, params: dict[str, str]) -> Any:
     options: AcuityOptions = context.options
     user, key = context.credentials.get("user_id"), context.credentials.get("api_key")
     if not (user and key):
         raise ConfigurationError("acuity source needs credentials.user_id and credentials.api_key")
-    if context.http is None:
-        raise RuntimeError("Acuity look-ups run in the worker (no HTTP client here)")
-    response = call(
+    return get_json(
         context.http,
         TARGET,
-        "GET",
         f"{options.base_url}{path}",
         params=params,
         auth=(user, key),
         headers={"Accept": "application/json"},
     )
-    try:
-        return response.json()
-    except ValueError:
-        raise PermanentError(f"{TARGET}: response is not JSON") from None

@@ -24,14 +24,14 @@ from pydantic import ValidationError
 from integrations.booking import BookingMessage, BookingStatus, Person
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.http import get_json, read_json
 from integrations.hubspot.schemas import CrmObject, HubSpotOptions, SearchPage
+from integrations.mapping import as_utc, build_message, person
 
 log = logging.getLogger(__name__)
 TARGET = "hubspot"
 CONTACT_PROPERTIES = "firstname,lastname,email"
 SEARCH_PAGE = 100
-EMAIL = r"^[^@\s]+@[^@\s]+$"
 
 
 def deal_booking(context: ParseContext, deal_id: str) -> BookingMessage | None:
@@ -66,7 +66,7 @@ def booking_from_deal(context: ParseContext, deal: CrmObject) -> BookingMessage 
         "title": _cut(deal.prop(options.title_property), 500),
     }
     if status == "cancelled":
-        return _message(status=BookingStatus.cancelled, **base)
+        return build_message(whole="(deal)", status=BookingStatus.cancelled, **base)
     zone_name = deal.prop(options.timezone_property) or options.timezone
     field = f"properties.{options.timezone_property or 'timezone'}"
     zone = _zone(zone_name, field)
@@ -81,7 +81,8 @@ def booking_from_deal(context: ParseContext, deal: CrmObject) -> BookingMessage 
     people = _contacts(context, deal, limit=1 + options.max_attendees)
     if not people:
         raise PayloadError("a booked deal needs an associated contact", field="associations")
-    return _message(
+    return build_message(
+        whole="(deal)",
         status=BookingStatus.confirmed,
         start=start,
         end=end,
@@ -126,9 +127,7 @@ def backfill(context: ParseContext, *, since: date | datetime) -> Iterator[Booki
         }
         if after:
             body["after"] = after
-        page = SearchPage.model_validate(
-            _request(context, "POST", "/crm/v3/objects/deals/search", json=body)
-        )
+        page = SearchPage.model_validate(_search(context, body))
         for found in page.results:
             try:
                 message = deal_booking(context, found.id)
@@ -164,19 +163,19 @@ def _contacts(context: ParseContext, deal: CrmObject, *, limit: int) -> list[Per
             if exc.status == 404:
                 continue
             raise
-        person = _person(CrmObject.model_validate(raw))
-        if person is not None:
-            people.append(person)
+        found = _person(CrmObject.model_validate(raw))
+        if found is not None:
+            people.append(found)
     return people
 
 
 def _person(contact: CrmObject) -> Person | None:
-    email = contact.prop("email")
-    if email and not re.match(EMAIL, email):
-        email = None
+    """The contact as a person, or None when it has neither a name nor an email address."""
     name = " ".join(p for p in (contact.prop("firstname"), contact.prop("lastname")) if p)
-    name = name or email or ""
-    return Person(name=name[:300], email=email) if name else None
+    try:
+        return person(name, contact.prop("email"), field="contact")
+    except PayloadError:
+        return None
 
 
 def _start(deal: CrmObject, options: HubSpotOptions, zone: ZoneInfo) -> datetime:
@@ -254,42 +253,30 @@ def _zone(name: str | None, field: str) -> ZoneInfo:
         raise PayloadError("unknown IANA time zone", field=field) from None
 
 
-def _message(**fields: Any) -> BookingMessage:
-    try:
-        return BookingMessage(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(deal)"
-        raise PayloadError(first["msg"], field=where) from None
-
-
 def _cut(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else None
 
 
 def _epoch_ms(since: date | datetime) -> int:
-    moment = since if isinstance(since, datetime) else datetime.combine(since, time(), UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return int(as_utc(since).timestamp() * 1000)
 
 
 def _get(context: ParseContext, path: str, *, params: dict[str, str]) -> Any:
-    return _request(context, "GET", path, params=params)
-
-
-def _request(context: ParseContext, method: str, path: str, **kwargs: Any) -> Any:
     options: HubSpotOptions = context.options
+    return get_json(
+        context.http, TARGET, f"{options.base_url}{path}", headers=_headers(context), params=params
+    )
+
+
+def _search(context: ParseContext, body: dict[str, Any]) -> Any:
+    """HubSpot's CRM search is a read made as a POST (the filters are its body)."""
+    options: HubSpotOptions = context.options
+    url = f"{options.base_url}/crm/v3/objects/deals/search"
+    return read_json(context.http, TARGET, "POST", url, headers=_headers(context), json=body)
+
+
+def _headers(context: ParseContext) -> dict[str, str]:
     token = context.credentials.get("access_token")
     if not token:
         raise ConfigurationError("hubspot source needs credentials.access_token")
-    if context.http is None:
-        raise RuntimeError("HubSpot look-ups run in the worker (no HTTP client here)")
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    response = call(
-        context.http, TARGET, method, f"{options.base_url}{path}", headers=headers, **kwargs
-    )
-    try:
-        return response.json()
-    except ValueError:
-        raise PermanentError(f"{TARGET}: response is not JSON") from None
+    return {"Authorization": f"Bearer {token}", "Accept": "application/json"}

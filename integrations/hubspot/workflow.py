@@ -36,7 +36,7 @@ from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
 from integrations.hubspot import client, webhook
 from integrations.hubspot.schemas import HubSpotWorkflowOptions
-from integrations.mapping import load_json, meeting_url, person, place
+from integrations.mapping import build_message, load_json, meeting_url, person, place
 
 SIGNATURE_V2 = "x-hubspot-signature"
 VERSION = "x-hubspot-signature-version"
@@ -98,7 +98,7 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
     }
     status = values.get(options.status_property or "")
     if status is not None and status in options.cancelled_values:
-        return [client._message(status=BookingStatus.cancelled, **base)]
+        return [build_message(whole="(deal)", status=BookingStatus.cancelled, **base)]
     zone_name = values.get(options.timezone_property or "") or options.timezone
     zone = client._zone(zone_name, _field(options.timezone_property or "timezone"))
     start_name = options.start_property or ""
@@ -111,7 +111,8 @@ def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMess
     where = values.get(options.location_property or "")
     link = meeting_url(values.get(options.meeting_url_property or "")) or meeting_url(where)
     return [
-        client._message(
+        build_message(
+            whole="(deal)",
             status=BookingStatus.confirmed,
             start=start,
             end=end,

@@ -18,7 +18,6 @@ Bearer token (``credentials.access_token``) and the ``Square-Version`` header on
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -27,8 +26,9 @@ from pydantic import BaseModel, ValidationError
 
 from integrations.booking import BookingMessage, BookingStatus, Person
 from integrations.connector import ParseContext
-from integrations.errors import ConfigurationError, PayloadError, PermanentError
-from integrations.http import call
+from integrations.errors import ConfigurationError, PayloadError
+from integrations.http import get_json
+from integrations.mapping import build_message, payload_error, person
 from integrations.square.schemas import (
     CANCELLED,
     CONFIRMED,
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 TARGET = "square"
 M = TypeVar("M", bound=BaseModel)
 WINDOW = timedelta(days=31)
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class Lookups:
@@ -77,7 +76,7 @@ def booking_message(
     if booking.status in UNCONFIRMED:
         return None
     if booking.status in CANCELLED:
-        return _message(status=BookingStatus.cancelled, **base)
+        return build_message(whole="(booking)", status=BookingStatus.cancelled, **base)
     if booking.status not in CONFIRMED:
         raise PayloadError(f"unknown booking status {booking.status!r}", field="booking.status")
     options: SquareOptions = context.options
@@ -99,7 +98,8 @@ def booking_message(
         place = ", ".join(p for p in (location.name, address) if p) or None
     else:
         place = None
-    return _message(
+    return build_message(
+        whole="(booking)",
         status=BookingStatus.confirmed,
         title=title[:500],
         start=booking.start_at,
@@ -188,14 +188,12 @@ def _customer(context: ParseContext, customer_id: str | None) -> Person:
         raise PayloadError("an accepted booking needs a customer", field="booking.customer_id")
     raw = _get(context, f"/v2/customers/{customer_id}")
     customer = _model(Customer, raw.get("customer") if isinstance(raw, dict) else None, "customer")
-    email = (customer.email_address or "").strip() or None
-    if email and not EMAIL.match(email):
-        email = None
-    name = " ".join(
+    full = " ".join(
         p.strip() for p in (customer.given_name, customer.family_name) if p and p.strip()
     )
-    name = name or customer.nickname or customer.company_name or email or f"Customer {customer.id}"
-    return Person(name=name[:300], email=email)
+    name = full or customer.nickname or customer.company_name
+    fallback = f"Customer {customer.id}"
+    return person(name, customer.email_address, field="customer.email_address", fallback=fallback)
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -208,17 +206,7 @@ def _model(model: type[M], raw: Any, field: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in (field, *first["loc"]))
-        raise PayloadError(first["msg"], field=where) from None
-
-
-def _message(**fields: Any) -> BookingMessage:
-    try:
-        return BookingMessage(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PayloadError(first["msg"], field=".".join(map(str, first["loc"]))) from None
+        raise payload_error(exc, prefix=field) from None
 
 
 def _get(context: ParseContext, path: str, *, params: dict[str, str] | None = None) -> Any:
@@ -226,17 +214,11 @@ def _get(context: ParseContext, path: str, *, params: dict[str, str] | None = No
     token = context.credentials.get("access_token")
     if not token:
         raise ConfigurationError("square source needs credentials.access_token")
-    if context.http is None:
-        raise RuntimeError("Square look-ups run in the worker (no HTTP client here)")
     headers = {
         "Authorization": f"Bearer {token}",
         "Square-Version": options.api_version,
         "Accept": "application/json",
     }
-    response = call(
-        context.http, TARGET, "GET", f"{options.base_url}{path}", params=params, headers=headers
+    return get_json(
+        context.http, TARGET, f"{options.base_url}{path}", params=params, headers=headers
     )
-    try:
-        return response.json()
-    except ValueError:
-        raise PermanentError(f"{TARGET}: response is not JSON") from None

@@ -4,7 +4,9 @@ Stages: ``parse`` (a verified webhook that does not parse: quarantined), ``fetch
 webhook whose look-ups failed for good), ``sync`` (a booking whose event could not be made:
 refused, misconfigured, or out of retries), ``overdue`` (an outcome check found a booking with
 no event in time), and ``portal`` (an album link that could not be delivered: resolved only
-by a later delivery, never by a sync).
+by a later delivery, never by a sync). ``source`` (a tenant's source silent for longer than
+expected or its subscription disabled: one per tenant and source, no booking or delivery,
+opened and resolved by ``worker.source_health``; nothing to replay: the check backfills).
 A record is open until the thing succeeds (then ``resolved_at`` is set); the same problem seen
 again bumps ``attempts`` and ``last_seen`` on the open record instead of adding rows.
 """

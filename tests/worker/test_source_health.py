@@ -26,12 +26,14 @@ from tests.conftest import settings_env
 from tests.integrations.pipedrive.keys import DATE, END, OPTIONS, START, VENUE, ZONE
 from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
 from worker import intake, source_health, state_metrics
+from worker import runtime as runtime_module
 from worker.celery_app import create_celery
 from worker.cli import main
 from worker.ingress import create_app
 from worker.runtime import Runtime
 from worker.store.models import Booking, Failure
 from worker.sync import sync_booking
+from worker.tasks import check_sources
 
 CALENDLY_KEY = "calendly-health-signing-key"
 CALENDLY_TOKEN = "calendly-health-api-token"
@@ -309,3 +311,15 @@ def test_status_shows_a_line_per_watched_source(
     assert "subscription disabled" in calendly_line and "disabled at the vendor" in calendly_line
     assert pipedrive_line.startswith("acme pipedrive: last delivery never, expected within 6h")
     assert "no delivery ever recorded" in pipedrive_line
+
+
+def test_the_beat_task_checks_every_watched_source(
+    runtime: Runtime, sandbox: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpx.post(
+        f"{sandbox.url}/calendly/_seed", json={"tokens": [CALENDLY_TOKEN]}, timeout=5
+    ).raise_for_status()
+    monkeypatch.setattr(runtime_module, "_current", runtime)  # the worker's runtime
+    assert check_sources() == 2  # neither source ever delivered: both silent
+    assert len(open_failures(runtime, "calendly")) == len(open_failures(runtime, "pipedrive")) == 1
+    assert gauge(runtime, "bookwire_source_silent", "pipedrive") == 1

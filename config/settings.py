@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError, ConfigProblem
 from config.fixes import LOG_LEVELS, did_you_mean, fix_for, invalid
+from config.urls import http_url
 
 ENV_FILE = ".env"
 PREFIX = "BOOKWIRE_"
@@ -110,12 +111,8 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not _has_host(value, ("http", "https")):
-            raise invalid(
-                "not an http(s) URL",
-                "the ingress as vendors reach it, e.g. https://hooks.example.com",
-            )
-        return value.rstrip("/")
+        fix = "the ingress as vendors reach it, e.g. https://hooks.example.com"
+        return http_url(value, fix=fix).rstrip("/")
 
     @field_validator("broker_url")
     @classmethod

@@ -48,6 +48,7 @@ from pydantic import (
 
 from config.errors import ConfigError, ConfigProblem
 from config.fixes import fix_for, invalid
+from config.urls import http_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -131,9 +132,7 @@ class PlatformConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not _is_http_url(value):
-            raise invalid("not an http(s) URL", "write it like https://api.example.com/v1")
-        return value.rstrip("/")
+        return http_url(value, fix="write it like https://api.example.com/v1").rstrip("/")
 
 
 class BrandConfig(_Strict):
@@ -164,9 +163,8 @@ class BrandConfig(_Strict):
     @field_validator("logo_url")
     @classmethod
     def _logo_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"https?://\S+", value):
-            raise invalid("not an http(s) URL", "write it like https://cdn.example.com/logo.png")
-        return value
+        fix = "write it like https://cdn.example.com/logo.png"
+        return http_url(value, fix=fix) if value is not None else None
 
     @field_validator("domain")
     @classmethod
@@ -200,9 +198,8 @@ class PortalConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not _is_http_url(value):
-            raise invalid("not an http(s) URL", "write it like https://portal.example.com/hooks")
-        return value
+        fix = "write it like https://portal.example.com/hooks"
+        return http_url(value, fix=fix) if value is not None else None
 
 
 class Tenant(_Strict):
@@ -239,10 +236,6 @@ class Tenants(_Strict):
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
-
-
-def _is_http_url(value: str) -> bool:
-    return re.fullmatch(r"https?://[^\s/:]+(:\d{1,5})?(/\S*)?", value) is not None
 
 
 def template_fields(template: str) -> list[str]:

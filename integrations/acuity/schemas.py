@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from config.urls import BaseUrl
+
 ACTIONS = {"scheduled", "rescheduled", "canceled", "changed"}
 
 
@@ -60,18 +62,11 @@ class AcuityOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = "https://acuityscheduling.com"
+    base_url: BaseUrl = "https://acuityscheduling.com"
     title_from: Literal["type", "category", "calendar"] = "type"
     timezone: str | None = Field(None, description="IANA zone when the appointment names none")
     backfill_days: int = Field(400, ge=1, le=3660, description="how far past --since to look")
     backfill_page_max: int = Field(1000, ge=1, le=10000)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("timezone")
     @classmethod

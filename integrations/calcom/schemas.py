@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from config.urls import BaseUrl
 from integrations.mapping import check_zone
 
 
@@ -24,7 +25,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     allow_unsigned: bool = False
-    api_base_url: str = Field("https://api.cal.com", pattern=r"^https?://\S+$")
+    api_base_url: BaseUrl = "https://api.cal.com"
     timezone: str | None = None
 
     @field_validator("timezone")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from config.urls import BaseUrl
 from integrations.mapping import check_zone
 
 
@@ -22,7 +23,7 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    api_base_url: str = Field("https://api.calendly.com", pattern=r"^https?://\S+$")
+    api_base_url: BaseUrl = "https://api.calendly.com"
     organization: str | None = Field(None, pattern=r"^https?://\S+/organizations/[^/\s]+$")
     user: str | None = Field(None, pattern=r"^https?://\S+/users/[^/\s]+$")
     timezone: str | None = None

@@ -21,9 +21,10 @@ from datetime import UTC
 from typing import ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.tenants import PortalConfig
+from config.urls import BaseUrl
 from integrations.errors import ConfigurationError
 from integrations.http import call
 from integrations.portal import PortalMessage, PortalReceipt, attendance, note_html
@@ -37,17 +38,10 @@ class HubSpotPortalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: BaseUrl = "https://api.hubapi.com"
     album_property: str | None = Field(None, min_length=1, description="deal property name")
     attendance_property: str | None = Field(None, min_length=1)
     note: bool = Field(False, description="also add a note to the deal")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _somewhere(self) -> HubSpotPortalOptions:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.urls import BaseUrl
+
 DEAL_OBJECT_TYPE = "0-3"  # objectTypeId of deals in the newer ``object.*`` subscriptions
 
 
@@ -102,7 +104,7 @@ class HubSpotOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: BaseUrl = "https://api.hubapi.com"
     booked_stages: StageIds = Field(min_length=1, description="pipeline id → booked stage ids")
     cancelled_stages: StageIds = Field(default_factory=dict, description="pipeline id → stages")
     start_property: str = Field(min_length=1, description="date-time (or date) of the start")
@@ -119,13 +121,6 @@ class HubSpotOptions(BaseModel):
     title_property: str = "dealname"
     client_property: str | None = None
     max_attendees: int = Field(10, ge=0, le=50)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("booked_stages", "cancelled_stages", mode="before")
     @classmethod

@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.tenants import PortalConfig
+from config.urls import BaseUrl
 from integrations.errors import ConfigurationError
 from integrations.http import call
 from integrations.portal import PortalMessage, PortalReceipt, attendance, note_html
@@ -35,17 +36,10 @@ class PipedrivePortalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    api_base_url: str = Field(
-        pattern=r"^https?://\S+$", description="https://<company>.pipedrive.com"
-    )
+    api_base_url: BaseUrl = Field(description="https://<company>.pipedrive.com")
     album_field: str | None = Field(None, pattern=FIELD_KEY, description="deal field key")
     attendance_field: str | None = Field(None, pattern=FIELD_KEY)
     note: bool = Field(False, description="also add a note to the deal")
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _somewhere(self) -> PipedrivePortalOptions:

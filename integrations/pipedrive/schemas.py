@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.urls import BaseUrl
 from integrations.mapping import check_zone
 
 FieldKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
@@ -42,7 +43,7 @@ class Options(BaseModel):
     meeting_url_field: FieldKey | None = Field(
         None, description="a field holding the meeting link, beside an address in venue_field"
     )
-    api_base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    api_base_url: BaseUrl | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from config.urls import BaseUrl, HttpUrl
+
 CONFIRMED = {"ACCEPTED"}
 UNCONFIRMED = {"PENDING"}
 CANCELLED = {"CANCELLED_BY_CUSTOMER", "CANCELLED_BY_SELLER", "DECLINED", "NO_SHOW"}
@@ -143,25 +145,13 @@ class SquareOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    notification_url: str = Field(
+    notification_url: HttpUrl = Field(
         description="exactly the notification URL registered on the Square webhook subscription"
     )
-    base_url: str = "https://connect.squareup.com"
+    base_url: BaseUrl = "https://connect.squareup.com"
     api_version: str = Field("2024-10-17", pattern=r"^\d{4}-\d{2}-\d{2}$")
     timezone: str | None = Field(None, description="IANA zone when the location names none")
     backfill_days: int = Field(400, ge=1, le=3660, description="how far past --since to look")
-
-    @field_validator("notification_url", "base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _no_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
     @field_validator("timezone")
     @classmethod

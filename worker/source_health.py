@@ -100,22 +100,26 @@ def last_deliveries(session: Session) -> dict[tuple[str, str], datetime]:
 
 def watched(rt: Runtime) -> Iterator[tuple[str, str, SourceConfig]]:
     """Every tenant's source with an expectation or a subscription API."""
-    can_read = subscription_readers()
     for tenant_id, tenant in sorted(rt.tenants.tenants.items()):
         for slug, source in sorted(tenant.sources.items()):
-            if source.expected_silence_seconds is not None or slug in can_read:
+            if source.expected_silence_seconds is not None or _readable(slug, source):
                 yield tenant_id, slug, source
+
+
+def _readable(slug: str, source: SourceConfig) -> bool:
+    """Whether the subscription can be read: the vendor has an API for it and the tenant gave
+    the API token both readers need (a webhook-only tenant is not asked every check)."""
+    return slug in subscription_readers() and "api_token" in source.credentials
 
 
 def judge(rt: Runtime, *, now: datetime, read_subscriptions: bool = True) -> list[Verdict]:
     """The verdict on every watched source (reads the vendors' subscription APIs)."""
     with rt.store.transaction() as session:
         seen = last_deliveries(session)
-    can_read = subscription_readers()
     verdicts = []
     for tenant, slug, source in watched(rt):
         subscription = None
-        if read_subscriptions and slug in can_read:
+        if read_subscriptions and _readable(slug, source):
             subscription = _subscription(rt, tenant, slug, now=now)
         verdicts.append(
             Verdict(
@@ -183,9 +187,9 @@ def lines(rt: Runtime, *, now: datetime) -> list[str]:
     found = []
     for verdict in judge(rt, now=now, read_subscriptions=False):
         last = stored.get((verdict.tenant, verdict.source), {})
-        subscription = last.get("subscription") or (
-            "n/a" if verdict.source not in subscription_readers() else "not checked yet"
-        )
+        config = rt.tenants.tenants[verdict.tenant].sources[verdict.source]
+        readable = _readable(verdict.source, config)
+        subscription = last.get("subscription") or ("not checked yet" if readable else "n/a")
         judged = replace(verdict, subscription=last.get("subscription"))
         seen = "never"
         if verdict.last_delivery is not None:

@@ -323,3 +323,16 @@ def test_the_beat_task_checks_every_watched_source(
     assert check_sources() == 2  # neither source ever delivered: both silent
     assert len(open_failures(runtime, "calendly")) == len(open_failures(runtime, "pipedrive")) == 1
     assert gauge(runtime, "bookwire_source_silent", "pipedrive") == 1
+
+
+def test_a_webhook_only_source_without_expectation_is_not_watched(
+    runtime: Runtime, sandbox: ServerThread
+) -> None:
+    calendly_source = runtime.tenants.tenants["acme"].sources["calendly"]
+    calendly_source.credentials = {}  # no API token: its subscription cannot be read
+    calendly_source.expect_delivery_within = None
+    watched = [(tenant, source) for tenant, source, _ in source_health.watched(runtime)]
+    assert watched == [("acme", "pipedrive")]
+    source_health.sweep(runtime, now=datetime.now(UTC))
+    assert open_failures(runtime, "calendly") == []
+    assert gauge(runtime, "bookwire_source_silent", "calendly") is None

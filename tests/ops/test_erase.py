@@ -7,6 +7,9 @@ command; the SQLite file and its WAL are read as bytes afterwards.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -66,6 +70,30 @@ def traces(blob: bytes) -> list[bytes]:
     return [t for t in TRACES if t.lower() in lowered]
 
 
+def broker_bytes(runtime: Runtime) -> bytes:
+    """Every key and value in the test's broker database, task bodies base64-decoded."""
+    client = redis.Redis.from_url(runtime.settings.resolved_redis_url)
+    out: list[bytes] = []
+    for key in client.scan_iter():
+        out.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            values = [client.get(key) or b""]
+        elif kind == b"list":
+            values = list(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            values = [b for pair in client.hgetall(key).items() for b in pair]
+        elif kind == b"set":
+            values = list(client.smembers(key))
+        else:
+            values = list(client.zrange(key, 0, -1))
+        for value in values:
+            out.append(value)
+            with contextlib.suppress(ValueError, TypeError, KeyError, binascii.Error):
+                out.append(base64.b64decode(json.loads(value)["body"]))
+    return b"\n".join(out)
+
+
 def stored_booking(runtime: Runtime, external_id: str) -> Booking:
     with runtime.store.transaction() as session:
         found = session.scalar(select(Booking).where(Booking.external_id == external_id))
@@ -88,6 +116,8 @@ def test_erase_leaves_no_byte_of_the_person_and_the_booking_still_syncs(
         ).all()
     assert any("Zo" in e for e in excerpts)
     assert traces(database_bytes(settings)), "the test must see her before the erase"
+    broker = broker_bytes(runtime)  # queued tasks (ids only), locks, counters
+    assert b"sync_booking" in broker and traces(broker) == []
 
     code, out = cli("erase", "--email", "ZOE@example.COM", "--json")
 

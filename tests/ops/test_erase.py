@@ -26,7 +26,14 @@ from worker import sync
 from worker.api import publish_booking
 from worker.ingress import create_app
 from worker.runtime import Runtime
-from worker.store.models import AttemptRow, AuditRecord, Booking, Delivery, SyncIntent
+from worker.store.models import (
+    AttemptRow,
+    AuditRecord,
+    Booking,
+    Delivery,
+    Failure,
+    SyncIntent,
+)
 
 Cli = Callable[..., tuple[int, str]]
 
@@ -208,3 +215,45 @@ def test_another_tenant_is_left_alone(runtime: Runtime, ingress: ServerThread, c
     code, out = cli("erase", "--email", EMAIL, "--tenant", "other", "--json")
     assert code == 0 and json.loads(out)["bookings"] == 0
     assert stored_booking(runtime, "tn-1").message["customer"]["email"] == EMAIL
+
+
+def test_a_platform_error_quoting_the_person_is_scrubbed(
+    runtime: Runtime, ingress: ServerThread, cli: Cli
+) -> None:
+    """Reasons and excerpts are written without people, but a platform's own error text (kept
+    in a failure reason) or answer (an attempt of no booking) may quote them."""
+    deliver(ingress, booking("pf-1", customer={"name": NAME, "email": EMAIL}))
+    booking_id = stored_booking(runtime, "pf-1").id
+    at = datetime.now(UTC)
+    with runtime.store.transaction() as session:
+        session.add(
+            Failure(
+                tenant="acme",
+                source="generic",
+                booking_id=booking_id,
+                stage="sync",
+                reason=f"gomry: HTTP 422: guest {EMAIL} ({NAME}) is invalid",
+                first_seen=at,
+                last_seen=at,
+            )
+        )
+        session.add(
+            AttemptRow(
+                booking_id=None,
+                target="gatsby",
+                method="GET",
+                path="/event/1/guestlist",
+                status=200,
+                duration_ms=1.0,
+                excerpt=json.dumps({"guests": [{"email": EMAIL.upper()}]}),
+                at=at,
+            )
+        )
+
+    code, out = cli("erase", "--email", EMAIL, "--json")
+
+    assert code == 0 and json.loads(out)["failures"] == 1
+    with runtime.store.transaction() as session:
+        [reason] = session.scalars(select(Failure.reason)).all()
+        assert reason == "gomry: HTTP 422: guest [erased] ([erased]) is invalid"
+        assert session.scalars(select(AttemptRow.excerpt)).all() == [""]

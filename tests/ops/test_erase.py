@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -81,6 +82,7 @@ def broker_bytes(runtime: Runtime) -> bytes:
     """Every key and value in the test's broker database, task bodies base64-decoded."""
     client = redis.Redis.from_url(runtime.settings.resolved_redis_url)
     out: list[bytes] = []
+    values: list[Any]
     for key in client.scan_iter():
         out.append(key)
         kind = client.type(key)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from integrations.http import Attempt
-from worker.runtime import Runtime
+from worker.store import Store
 from worker.store.models import AttemptRow
 
 
@@ -33,9 +33,9 @@ def add(
 
 
 def record(
-    rt: Runtime, booking_id: int, attempts: Sequence[Attempt], *, now: datetime | None = None
+    store: Store, booking_id: int, attempts: Sequence[Attempt], *, now: datetime | None = None
 ) -> None:
     """Store ``attempts`` in a transaction of their own (when the work itself failed)."""
     if attempts:
-        with rt.store.transaction() as session:
+        with store.transaction() as session:
             add(session, booking_id, attempts, now=now)

@@ -488,7 +488,7 @@ def _call_under_lock(
         except BookwireError as exc:
             item.repair = f"failed: {_reason(exc)}"
         finally:
-            attempts_store.record(rt, booking.id, calls, now=now)
+            attempts_store.record(rt.store, booking.id, calls, now=now)
 
 
 def _resync(

@@ -101,7 +101,7 @@ def deliver(rt: Runtime, booking_id: int, *, now: datetime) -> str:
         _release(rt, claim, str(exc)[:500] or type(exc).__name__, now=now)
         raise
     finally:
-        attempts_store.record(rt, booking_id, attempts, now=now)
+        attempts_store.record(rt.store, booking_id, attempts, now=now)
     _finish(rt, claim, receipt, deliverable, now=now)
     log.info(
         "portal delivery",

@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import evidence
 from bench.chaos_load import Plan, Stage, stages
-from bench.collect import Sandbox, wait_drained
+from bench.collect import Sandbox
 from bench.run import code_version, load_average, warm_up
 from bench.stack import TENANT, WORKER_CLI, Stack, StackConfig, tail
 from bench.verdict import judge
@@ -59,6 +59,7 @@ class ChaosOptions:
     cancel_share: float = 0.1
     seed: int = 1
     timeout: float = 600.0
+    stall: float = 300.0  # the drain gives up when nothing pending moved for this long
     plant_duplicates: int = 0  # the harness's own test: copies planted before the check
     plant_lost: int = 0  # ... and events deleted before the check
     keep: bool = False
@@ -215,13 +216,7 @@ def _run(
         mayhem.stop()
     expected = _expected(plan, results["acknowledged"])
     print(f"[chaos] load done; {len(expected)} acknowledged; draining", file=log, flush=True)
-    drained, waited = wait_drained(
-        stack.settings.resolved_database_url,
-        prefix,
-        len(expected),
-        timeout=options.timeout,
-        alive=stack.check_alive,
-    )
+    drained, waited, stranded = _drain(options, stack, prefix, len(expected), log)
     time.sleep(2.0)  # a straggling retry would show now
     counters_after = sandbox.faults()["counters"]
     sandbox.faults(error_rate=0)  # read the platform without faults
@@ -229,7 +224,7 @@ def _run(
     verdict = judge(TENANT, expected, sandbox.events())
     reconciled = _reconcile(stack)
     database = stack.settings.resolved_database_url
-    offenders = sorted({o["booking"] for o in verdict.offenders})[:10]
+    offenders = sorted({o["booking"] for o in verdict.offenders} | set(stranded[:10]))[:10]
     report: dict[str, Any] = {
         "run_id": run_id,
         "machine": {"load_before": load_before, "load_after": load_average()},
@@ -252,7 +247,12 @@ def _run(
             "platform_5xx": counters_after.get("errors_5xx", 0)
             - counters_before.get("errors_5xx", 0),
         },
-        "drain": {"drained": drained, "seconds": round(waited, 1)},
+        "drain": {
+            "drained": drained,
+            "seconds": round(waited, 1),
+            "stranded": len(stranded),
+            "stranded_first": stranded[:10],
+        },
         "platform": verdict.as_dict(),
         "planted": planted,
         "reconcile": reconciled,
@@ -271,6 +271,34 @@ def _run(
         and not results["unanswered"]
     )
     return report
+
+
+def _drain(
+    options: ChaosOptions, stack: Stack, prefix: str, acknowledged: int, log: Any
+) -> tuple[bool, float, list[str]]:
+    """Wait until every acknowledged booking is stored and none is pending; returns (drained,
+    seconds, the bookings still pending). Gives up early when the pending set has not changed
+    for ``options.stall`` seconds: longer than a dead worker's lock (60 s) plus the relay's
+    delay (60 s) and sweep (10 s), so what is still pending then is stranded, not slow."""
+    started = last_change = time.monotonic()
+    previous: list[str] | None = None
+    while True:
+        stack.check_alive()
+        stored, pending = evidence.progress(stack.settings.resolved_database_url, prefix)
+        now = time.monotonic()
+        if stored >= acknowledged and not pending:
+            return True, now - started, []
+        if pending != previous:
+            previous, last_change = pending, now
+        if now - last_change > options.stall or now - started > options.timeout:
+            print(
+                f"[chaos] {len(pending)} bookings still pending after {now - started:.0f} s "
+                f"(unchanged for {now - last_change:.0f} s): stranded",
+                file=log,
+                flush=True,
+            )
+            return False, now - started, pending
+        time.sleep(1.0)
 
 
 def _load(plan: Plan, stack: Stack) -> dict[str, Any]:

@@ -102,6 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     chaos.add_argument("--reschedule-share", type=float, default=0.2)
     chaos.add_argument("--cancel-share", type=float, default=0.1)
     chaos.add_argument("--seed", type=int, default=1, help="faults, stories and kills")
+    chaos.add_argument(
+        "--stall",
+        type=float,
+        default=300.0,
+        help="end the drain when nothing pending moved for this long (stranded bookings)",
+    )
     chaos.add_argument("--plant-duplicates", type=int, default=0, help=argparse.SUPPRESS)
     chaos.add_argument("--plant-lost", type=int, default=0, help=argparse.SUPPRESS)
     return parser
@@ -197,6 +203,7 @@ def _chaos(args: argparse.Namespace) -> int:
             redis_url=None,  # the broker is crashed and restarted: it must be ours
             database_url=args.database_url,
             log_level=args.log_level,
+            flower=args.flower,
         ),
         bookings=3000 if args.bookings is None else args.bookings,
         concurrency=args.concurrency,
@@ -210,6 +217,7 @@ def _chaos(args: argparse.Namespace) -> int:
         cancel_share=args.cancel_share,
         seed=args.seed,
         timeout=args.timeout,
+        stall=args.stall,
         plant_duplicates=args.plant_duplicates,
         plant_lost=args.plant_lost,
         keep=args.keep,

@@ -60,6 +60,27 @@ def summary(database_url: str, prefix: str) -> dict[str, Any]:
     }
 
 
+def progress(database_url: str, prefix: str) -> tuple[int, list[str]]:
+    """(bookings stored, external ids still pending: a version not applied, not failed)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT COUNT(*) FROM bookings WHERE external_id LIKE :p"),
+                {"p": prefix + "-%"},
+            ).scalar_one()
+            pending = conn.execute(
+                text(
+                    "SELECT external_id FROM bookings WHERE external_id LIKE :p "
+                    "AND applied_version < version AND state != 'failed' ORDER BY external_id"
+                ),
+                {"p": prefix + "-%"},
+            ).scalars()
+            return int(stored), [str(e) for e in pending]
+    finally:
+        engine.dispose()
+
+
 def timelines(database_url: str, bookings: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Each booking's row, intents and platform attempts in order (by external id)."""
     engine = create_engine(database_url)

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker import audit, personal
@@ -122,13 +122,14 @@ def _attempts(session: Session, expired: set[int], done: Purge) -> None:
 def _deliveries(
     session: Session, cutoff: datetime, expired: set[int], now: datetime, done: Purge
 ) -> None:
-    old = session.scalars(
-        select(Delivery).where(Delivery.received_at < cutoff, Delivery.status != "received")
-    ).all()
-    waiting = [d for d in old if not personal.is_erased(d.headers)]
-    if not waiting:
+    old = session.execute(  # ids and headers only: the bodies are never read
+        select(Delivery.id, Delivery.headers).where(
+            Delivery.received_at < cutoff, Delivery.status != "received"
+        )
+    )
+    ids = [row.id for row in old if not personal.is_erased(row.headers)]
+    if not ids:
         return
-    ids = [d.id for d in waiting]
     carried: dict[int, set[int]] = defaultdict(set)
     for delivery_id, booking_id in session.execute(
         select(BookingDelivery.delivery_id, BookingDelivery.booking_id).where(
@@ -140,8 +141,11 @@ def _deliveries(
         select(Booking.id, Booking.last_delivery_id).where(Booking.last_delivery_id.in_(ids))
     ):
         carried[last_id or 0].add(booking_id)
-    for delivery in waiting:
-        if carried[delivery.id] <= expired:
-            delivery.body = b""
-            delivery.headers = personal.erased_headers("retention", now)
-            done.deliveries += 1
+    gone = [delivery_id for delivery_id in ids if carried[delivery_id] <= expired]
+    if gone:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(gone))
+            .values(body=b"", headers=personal.erased_headers("retention", now))
+        )
+    done.deliveries = len(gone)

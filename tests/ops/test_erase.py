@@ -12,7 +12,7 @@ import binascii
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +259,31 @@ def test_a_platform_error_quoting_the_person_is_scrubbed(
         [reason] = session.scalars(select(Failure.reason)).all()
         assert reason == "gomry: HTTP 422: guest [erased] ([erased]) is invalid"
         assert session.scalars(select(AttemptRow.excerpt)).all() == [""]
+
+
+def test_reconcile_repair_carries_the_erasure_to_the_platforms_event(
+    runtime: Runtime, sandbox: ServerThread, ingress: ServerThread, cli: Cli
+) -> None:
+    """The event's name carried the customer's name (the tenant's template): after an erase,
+    reconcile reports it (the name differs) and ``--repair`` renames it to the pseudonym."""
+    soon = datetime.now(UTC) + timedelta(days=3)
+    deliver(
+        ingress,
+        booking(
+            "rc-1",
+            customer={"name": NAME, "email": EMAIL},
+            start=soon.isoformat(),
+            end=(soon + timedelta(hours=2)).isoformat(),
+        ),
+    )
+    booking_id = stored_booking(runtime, "rc-1").id
+    assert sync.sync_booking(runtime, booking_id, now=datetime.now(UTC)).outcome == "created"
+    assert cli("erase", "--email", EMAIL)[0] == 0
+
+    code, out = cli("reconcile", "--json")
+    [drift] = json.loads(out)["drift"]
+    assert code == 1 and (drift["kind"], drift["detail"]) == ("stale", "differs: name")
+    assert cli("reconcile", "--repair")[0] == 0
+
+    [event] = gomry_events(sandbox.url)
+    assert event["name"].startswith("erased-") and "Zo" not in json.dumps(event)

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import ValidationError
+import httpx
+from pydantic import BaseModel, ValidationError
 
 from integrations.booking import BookingMessage, BookingStatus
 from integrations.calcom.schemas import ApiBooking, BookingPage
@@ -102,3 +103,31 @@ def _message(context: ParseContext, raw: dict[str, Any]) -> BookingMessage | Non
         updated_at=updated_at,
         prefix="booking",
     )
+
+
+# -- onboarding (``bookwire connect calcom``) ------------------------------------------------
+
+TRIGGERS = ("BOOKING_CREATED", "BOOKING_RESCHEDULED", "BOOKING_CANCELLED")
+
+
+class _Webhook(BaseModel):
+    id: str | int
+    subscriberUrl: str
+
+
+class _WebhookEnvelope(BaseModel):
+    data: _Webhook
+
+
+def create_webhook(
+    http: httpx.Client, *, api_base_url: str, api_key: str, url: str, secret: str
+) -> str:
+    """``POST /v2/webhooks``: an active webhook of the key's user for the booking triggers
+    bookwire reads, delivering to ``url`` signed with ``secret`` (Cal.com lets the caller
+    choose it). Returns the webhook's id."""
+    body = {"active": True, "subscriberUrl": url, "triggers": list(TRIGGERS), "secret": secret}
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+    response = call(
+        http, TARGET, "POST", f"{api_base_url.rstrip('/')}/v2/webhooks", json=body, headers=headers
+    )
+    return str(parse_body(TARGET, _WebhookEnvelope, response).data.id)

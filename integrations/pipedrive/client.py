@@ -191,3 +191,34 @@ def _person(
         return person(found.name, email, field="person.name")
     except PayloadError:
         return None
+
+
+# -- onboarding (``bookwire connect pipedrive``) ---------------------------------------------
+
+
+class _CreatedWebhook(BaseModel):
+    id: int | str
+
+
+class _CreatedWebhookEnvelope(BaseModel):
+    data: _CreatedWebhook
+
+
+def create_webhook(
+    http: httpx.Client, *, api_base_url: str, api_token: str, url: str, user: str, password: str
+) -> str:
+    """``POST /v1/webhooks``: every deal event (``event_object`` deal, ``event_action`` *)
+    delivered to ``url`` in the v2 payload (``version`` 2.0) with HTTP Basic ``user`` and
+    ``password`` (Pipedrive signs nothing; these are the caller's). Returns the webhook's id."""
+    body = {
+        "subscription_url": url,
+        "event_action": "*",
+        "event_object": "deal",
+        "http_auth_user": user,
+        "http_auth_password": password,
+        "version": "2.0",
+    }
+    headers = {"x-api-token": api_token, "Accept": "application/json"}
+    base = api_base_url.rstrip("/")
+    response = call(http, TARGET, "POST", f"{base}/v1/webhooks", json=body, headers=headers)
+    return str(parse_body(TARGET, _CreatedWebhookEnvelope, response).data.id)

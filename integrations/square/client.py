@@ -22,12 +22,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from integrations.booking import BookingMessage, BookingStatus, Person
 from integrations.connector import ParseContext
 from integrations.errors import ConfigurationError, PayloadError
-from integrations.http import get_json
+from integrations.http import call, get_json, parse_body
 from integrations.mapping import build_message, payload_error, person
 from integrations.square.schemas import (
     CANCELLED,
@@ -222,3 +223,78 @@ def _get(context: ParseContext, path: str, *, params: dict[str, str] | None = No
     return get_json(
         context.http, TARGET, f"{options.base_url}{path}", params=params, headers=headers
     )
+
+
+# -- onboarding (``bookwire connect square``) ------------------------------------------------
+
+SUBSCRIBED_EVENTS = ("booking.created", "booking.updated")
+
+
+class _Subscription(BaseModel):
+    id: str
+    notification_url: str
+    signature_key: str
+
+
+class _SubscriptionEnvelope(BaseModel):
+    subscription: _Subscription
+
+
+class _TestResult(BaseModel):
+    status_code: int | None = None
+
+
+class _TestEnvelope(BaseModel):
+    subscription_test_result: _TestResult
+
+
+def _headers(token: str, api_version: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Square-Version": api_version,
+        "Accept": "application/json",
+    }
+
+
+def create_subscription(
+    http: httpx.Client, *, base_url: str, token: str, api_version: str, url: str, key: str
+) -> tuple[str, str]:
+    """``POST /v2/webhooks/subscriptions`` for booking.created and booking.updated at ``url``
+    (``key`` is the request's idempotency key). Square chooses the signature key: returns the
+    subscription's id and that key, which the caller must store at once (the application's
+    personal access token is required; OAuth tokens cannot manage subscriptions)."""
+    body = {
+        "idempotency_key": key,
+        "subscription": {
+            "name": "bookwire",
+            "event_types": list(SUBSCRIBED_EVENTS),
+            "notification_url": url,
+            "api_version": api_version,
+        },
+    }
+    response = call(
+        http,
+        TARGET,
+        "POST",
+        f"{base_url.rstrip('/')}/v2/webhooks/subscriptions",
+        json=body,
+        headers=_headers(token, api_version),
+    )
+    created = parse_body(TARGET, _SubscriptionEnvelope, response).subscription
+    return created.id, created.signature_key
+
+
+def send_test_event(
+    http: httpx.Client, *, base_url: str, token: str, api_version: str, subscription_id: str
+) -> int | None:
+    """``POST /v2/webhooks/subscriptions/{id}/test``: Square sends a test booking.created to
+    the notification URL; returns the status code the URL answered (None: unreachable)."""
+    response = call(
+        http,
+        TARGET,
+        "POST",
+        f"{base_url.rstrip('/')}/v2/webhooks/subscriptions/{subscription_id}/test",
+        json={"event_type": SUBSCRIBED_EVENTS[0]},
+        headers=_headers(token, api_version),
+    )
+    return parse_body(TARGET, _TestEnvelope, response).subscription_test_result.status_code

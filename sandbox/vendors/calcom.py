@@ -8,15 +8,24 @@
   ``sortStart=asc|desc``, ``take`` 1–250 (default 100) and ``skip``. Answers ``{"status":
   "success", "data", "pagination": {"totalItems", "remainingItems", "returnedItems",
   "itemsPerPage", "currentPage", "totalPages", "hasNextPage", "hasPreviousPage"}}``.
+- ``POST /v2/webhooks`` ``{"active", "subscriberUrl", "triggers", "secret"?,
+  "payloadTemplate"?}``: 201 ``{"status": "success", "data": webhook}`` (the secret is never
+  shown); 400 for a missing or wrong field, 409 for a URL that already has a webhook.
+- ``POST /_fire`` (tests only) ``{"subscriberUrl", "body"}``: POSTs ``body`` there signed with
+  the webhook's secret (``no-secret-provided`` without one); answers the receiver's status.
 - ``POST /_seed`` loads ``tokens`` and ``bookings`` (replaced by ``uid``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +39,8 @@ class CalcomState:
     def __init__(self, tokens: set[str]) -> None:
         self.tokens = set(tokens)
         self.bookings: dict[str, dict[str, Any]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.secrets: dict[str, str | None] = {}  # by webhook id; never answered
 
 
 def routes(platform: Platform) -> list[Route]:
@@ -82,10 +93,90 @@ def routes(platform: Platform) -> list[Route]:
             }
         )
 
+    async def create_webhook(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in state.tokens:
+            return _error(401, "UnauthorizedException", "Invalid Access Token.")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "BadRequestException", "the body is not JSON")
+        problem = _webhook_problem(body)
+        if problem:
+            return _error(400, "BadRequestException", problem)
+        if any(w["subscriberUrl"] == body["subscriberUrl"] for w in state.webhooks.values()):
+            return _error(409, "ConflictException", "a webhook with this subscriberUrl exists")
+        webhook_id = f"wh-{len(state.webhooks) + 1}"
+        webhook = {
+            "id": webhook_id,
+            "userId": 1,
+            "subscriberUrl": body["subscriberUrl"],
+            "triggers": list(body["triggers"]),
+            "active": body["active"],
+            "payloadTemplate": body.get("payloadTemplate"),
+        }
+        state.webhooks[webhook_id] = webhook
+        state.secrets[webhook_id] = body.get("secret")
+        return JSONResponse({"status": "success", "data": webhook}, status_code=201)
+
+    async def fire(request: Request) -> Response:
+        """Tests only: POST ``body`` to the webhook at ``subscriberUrl``, signed with its
+        secret as Cal.com signs (``X-Cal-Signature-256``), as when someone books."""
+        body = await request.json()
+        found = [
+            k for k, w in state.webhooks.items() if w["subscriberUrl"] == body["subscriberUrl"]
+        ]
+        if not found:
+            return _error(404, "NotFoundException", "no webhook with that subscriberUrl")
+        raw = json.dumps(body["body"]).encode()
+        secret = state.secrets[found[0]]
+        signature = (
+            hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+            if secret
+            else "no-secret-provided"
+        )
+        headers = {"content-type": "application/json", "x-cal-signature-256": signature}
+        async with httpx.AsyncClient(timeout=15) as client:
+            answer = await client.post(body["subscriberUrl"], content=raw, headers=headers)
+        return JSONResponse({"status": answer.status_code, "body": answer.text[:500]})
+
     return [
         Route("/_seed", seed, methods=["POST"]),
+        Route("/_fire", fire, methods=["POST"]),
         Route("/v2/bookings", list_bookings, methods=["GET"]),
+        Route("/v2/webhooks", create_webhook, methods=["POST"]),
     ]
+
+
+TRIGGERS = {
+    "BOOKING_CREATED",
+    "BOOKING_RESCHEDULED",
+    "BOOKING_CANCELLED",
+    "BOOKING_REQUESTED",
+    "BOOKING_REJECTED",
+    "BOOKING_PAID",
+    "BOOKING_NO_SHOW_UPDATED",
+    "MEETING_STARTED",
+    "MEETING_ENDED",
+}
+
+
+def _webhook_problem(body: Any) -> str | None:
+    """Why Cal.com would refuse this ``POST /v2/webhooks`` body, if it would."""
+    if not isinstance(body, dict):
+        return "the body must be an object"
+    url = body.get("subscriberUrl")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return "subscriberUrl must be a URL"
+    triggers = body.get("triggers")
+    if not isinstance(triggers, list) or not triggers or not set(triggers) <= TRIGGERS:
+        return f"triggers must be a non-empty list of: {', '.join(sorted(TRIGGERS))}"
+    if not isinstance(body.get("active"), bool):
+        return "active must be a boolean"
+    secret = body.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        return "secret must be a string"
+    return None
 
 
 def _matches(booking: dict[str, Any], query: Any, statuses: set[str]) -> bool:

@@ -51,7 +51,7 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "bookwire.check_outcomes",
                 "schedule": settings.outcome_check_interval,
             },
-            "sweep-ended-events": {  # portal deliveries due now (docs/delivery.md)
+            "sweep-ended-events": {  # hand-offs to portals due now (docs/delivery.md)
                 "task": "bookwire.sweep_ended_events",
                 "schedule": settings.portal_sweep_interval,
             },

@@ -36,12 +36,12 @@ from worker.store.models import (
     Booking,
     Delivery,
     Failure,
-    PortalDelivery,
+    HandOff,
     SyncIntent,
 )
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-TABLES = ("bookings", "sync_intents", "deliveries", "attempts", "failures", "portal_deliveries")
+TABLES = ("bookings", "sync_intents", "deliveries", "attempts", "failures", "handoffs")
 
 
 @dataclass
@@ -186,8 +186,8 @@ def _failures(session: Session, booking_ids: list[int], quoted: set[str], done: 
         if cleaned != failure.reason:
             failure.reason = cleaned
             done.failures += 1
-    portal = select(PortalDelivery).where(
-        PortalDelivery.booking_id.in_(booking_ids), PortalDelivery.last_error.is_not(None)
+    portal = select(HandOff).where(
+        HandOff.booking_id.in_(booking_ids), HandOff.last_error.is_not(None)
     )
     for row in session.scalars(portal):
         row.last_error = personal.scrub(row.last_error or "", pairs)

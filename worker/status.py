@@ -28,7 +28,7 @@ from worker.store.models import (
     Delivery,
     EventLink,
     Failure,
-    PortalDelivery,
+    HandOff,
 )
 
 
@@ -117,9 +117,9 @@ def timeline(rt: Runtime, booking_id: int) -> dict[str, Any]:
             .order_by(Failure.id)
         ).all()
         portal = session.scalars(
-            select(PortalDelivery)
-            .where(PortalDelivery.booking_id == booking_id)
-            .order_by(PortalDelivery.ends_at, PortalDelivery.id)
+            select(HandOff)
+            .where(HandOff.booking_id == booking_id)
+            .order_by(HandOff.ends_at, HandOff.id)
         ).all()
         pending = booking.applied_version < booking.version
         return {
@@ -237,7 +237,7 @@ def _story(
     return [f"{at.isoformat()} {text}" for at, _, text in sorted(lines, key=lambda x: x[:2])]
 
 
-def _portal(row: PortalDelivery) -> dict[str, Any]:
+def _portal(row: HandOff) -> dict[str, Any]:
     """The latest hand-over to the tenant's portal (album link or attendance counts)."""
     return {
         "state": row.state,
@@ -252,7 +252,7 @@ def _portal(row: PortalDelivery) -> dict[str, Any]:
     }
 
 
-def _portal_story(rows: Sequence[PortalDelivery]) -> list[str]:
+def _portal_story(rows: Sequence[HandOff]) -> list[str]:
     """Portal deliveries: one line for queued, one for how it ended."""
     lines: list[tuple[datetime, str]] = []
     for row in rows:

@@ -29,7 +29,7 @@ from worker import sync
 from worker.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.db import _normalise
-from worker.store.models import PortalDelivery
+from worker.store.models import HandOff
 
 PORTAL_SECRET = "whsec_" + base64.b64encode(b"bookwire-portal-secret-0123456789").decode()
 HUBSPOT_TOKEN = "pat-test-hubspot"
@@ -141,7 +141,7 @@ def received(portal: ServerThread, kind: str = "webhook") -> list[dict[str, Any]
     return [r for r in rows if r["kind"] == kind]
 
 
-def deliveries(runtime: Runtime, booking_id: int) -> list[PortalDelivery]:
+def deliveries(runtime: Runtime, booking_id: int) -> list[HandOff]:
     with runtime.store.transaction() as session:
-        query = select(PortalDelivery).where(PortalDelivery.booking_id == booking_id)
-        return list(session.scalars(query.order_by(PortalDelivery.ends_at)))
+        query = select(HandOff).where(HandOff.booking_id == booking_id)
+        return list(session.scalars(query.order_by(HandOff.ends_at)))

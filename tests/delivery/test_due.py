@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from tests.delivery.conftest import book, deliveries
+from tests.delivery.conftest import book, deliveries, received
 from tests.support import ServerThread
 from worker import runtime as runtime_module
 from worker import tasks
@@ -98,3 +98,26 @@ def test_the_beat_task_reads_the_clock_at_the_edge(
         assert tasks.sweep_ended_events() == 1
     with freeze_time(due + timedelta(minutes=1), tick=True, real_asyncio=True, ignore=IGNORE):
         assert tasks.sweep_ended_events() == 0  # queued once; its task is on its way
+
+
+@pytest.mark.parametrize("name", ["bookwire.hand_off", "bookwire.deliver_event"])
+def test_a_hand_off_queued_under_either_task_name_hands_the_album_link_off_once(
+    runtime: Runtime,
+    sandbox: ServerThread,
+    portal: ServerThread,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    """``bookwire.deliver_event`` is the hand-off's name before the rename: messages already
+    queued under it still hand off, with the same retry and give-up policy."""
+    booking_id = book(runtime, booking_id=f"due-{name}", now=SYNCED)
+    monkeypatch.setattr(runtime_module, "_current", runtime)  # what the task uses
+    due = datetime(2026, 7, 16, 3, 0, tzinfo=UTC)  # 02:00Z end + 60 min
+    task = tasks.app.tasks[name]
+    assert task.subject is tasks.HAND_OFF and task.throws == tasks.hand_off.throws
+    with freeze_time(due, tick=True, real_asyncio=True, ignore=IGNORE):
+        assert schedule.queue_due(runtime, now=due) == [booking_id]
+        assert task(booking_id) == "delivered"
+        assert task(booking_id) == "already delivered"
+    assert len(received(portal)) == 1
+    assert [row.state for row in deliveries(runtime, booking_id)] == ["delivered"]

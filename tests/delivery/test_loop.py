@@ -101,4 +101,4 @@ def test_a_real_worker_delivers_once_despite_redelivered_tasks(
     finally:
         worker.stop()
     assert len(received(portal)) == 1
-    assert "bookwire.deliver_event" in worker.output()
+    assert "bookwire.hand_off" in worker.output()

@@ -110,7 +110,8 @@ def test_postgres_at_0002_new_ingress_refuses_and_creates_nothing_then_migrate_w
         code, _, err = bookwire("ingress")  # type: ignore[operator]
         assert (code, err) == (4, NEEDS.format(head()))
         with store.read() as connection:
-            assert "portal_deliveries" not in inspect(connection).get_table_names()
+            tables = inspect(connection).get_table_names()
+            assert "portal_deliveries" not in tables and "handoffs" not in tables
         code, out, err = bookwire("migrate")  # type: ignore[operator]
         assert (code, out, err) == (0, f"schema upgraded from 0002 to {head()}\n", "")
     finally:

@@ -40,7 +40,7 @@ from integrations.portal import PortalMessage, PortalReceipt, summary
 from worker import attempts as attempts_store
 from worker import crashpoints, failures, metrics
 from worker.runtime import Runtime
-from worker.store.models import Booking, EventLink, PortalDelivery
+from worker.store.models import Booking, EventLink, HandOff
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = timedelta(hours=24)
@@ -114,12 +114,12 @@ def give_up(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempt
     """Retries are exhausted: the booking's pending delivery fails with a failure record."""
     with rt.store.transaction() as session:
         row = session.scalars(
-            select(PortalDelivery)
+            select(HandOff)
             .where(
-                PortalDelivery.booking_id == booking_id,
-                PortalDelivery.state.in_(("pending", "sending")),
+                HandOff.booking_id == booking_id,
+                HandOff.state.in_(("pending", "sending")),
             )
-            .order_by(PortalDelivery.ends_at.desc())
+            .order_by(HandOff.ends_at.desc())
         ).first()
         booking = session.get(Booking, booking_id)
         if row is None or booking is None:
@@ -139,11 +139,11 @@ def give_up(rt: Runtime, booking_id: int, reason: str, *, now: datetime, attempt
 
 def replay(rt: Runtime, booking_id: int, *, now: datetime) -> bool:
     """Put the booking's failed deliveries back to pending (``bookwire replay``); True if any.
-    The caller queues ``bookwire.deliver_event``; a delivered one is never sent again."""
+    The caller queues ``bookwire.hand_off``; a delivered one is never sent again."""
     with rt.store.transaction() as session:
         result = session.execute(
-            update(PortalDelivery)
-            .where(PortalDelivery.booking_id == booking_id, PortalDelivery.state == "failed")
+            update(HandOff)
+            .where(HandOff.booking_id == booking_id, HandOff.state == "failed")
             .values(state="pending", lease_until=None, queued_at=now, updated_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -182,22 +182,20 @@ def _claim(rt: Runtime, booking_id: int, *, now: datetime) -> Claim | str:
         if booking.applied_version < booking.version:
             return "waiting"  # its event's end is about to change; the sweep comes back
         current = link.ends_at if link is not None and link.event_state == "active" else None
-        rows = session.scalars(
-            select(PortalDelivery).where(PortalDelivery.booking_id == booking_id)
-        ).all()
+        rows = session.scalars(select(HandOff).where(HandOff.booking_id == booking_id)).all()
         target = next((row for row in rows if row.ends_at == current), None)
         moved = [row.id for row in rows if row.ends_at != current]
         if moved:  # queued for an end the event no longer has (conditional: races are fine)
             session.execute(
-                delete(PortalDelivery).where(
-                    PortalDelivery.id.in_(moved),
+                delete(HandOff).where(
+                    HandOff.id.in_(moved),
                     or_(
-                        PortalDelivery.state == "pending",
+                        HandOff.state == "pending",
                         and_(
-                            PortalDelivery.state == "sending",
+                            HandOff.state == "sending",
                             or_(
-                                PortalDelivery.lease_until.is_(None),
-                                PortalDelivery.lease_until < now,
+                                HandOff.lease_until.is_(None),
+                                HandOff.lease_until < now,
                             ),
                         ),
                     ),
@@ -209,18 +207,18 @@ def _claim(rt: Runtime, booking_id: int, *, now: datetime) -> Claim | str:
         if target.state in ("delivered", "failed", "skipped"):
             return f"already {target.state}"
         claimed = session.execute(
-            update(PortalDelivery)
+            update(HandOff)
             .where(
-                PortalDelivery.id == target.id,
+                HandOff.id == target.id,
                 or_(
-                    PortalDelivery.state == "pending",
-                    and_(PortalDelivery.state == "sending", PortalDelivery.lease_until < now),
+                    HandOff.state == "pending",
+                    and_(HandOff.state == "sending", HandOff.lease_until < now),
                 ),
             )
             .values(
                 state="sending",
                 lease_until=now + lease,
-                attempts=PortalDelivery.attempts + 1,
+                attempts=HandOff.attempts + 1,
                 updated_at=now,
             )
         )
@@ -252,8 +250,8 @@ def _finish(
     delivered = receipt.outcome == "delivered"
     with rt.store.transaction() as session:
         session.execute(
-            update(PortalDelivery)
-            .where(PortalDelivery.id == claim.id, PortalDelivery.state == "sending")
+            update(HandOff)
+            .where(HandOff.id == claim.id, HandOff.state == "sending")
             .values(
                 state="delivered" if delivered else "skipped",
                 delivered_at=now if delivered else None,
@@ -271,8 +269,8 @@ def _release(rt: Runtime, claim: Claim, reason: str, *, now: datetime) -> None:
     """Back to pending after a transient problem (the task retries; the sweep is the net)."""
     with rt.store.transaction() as session:
         session.execute(
-            update(PortalDelivery)
-            .where(PortalDelivery.id == claim.id, PortalDelivery.state == "sending")
+            update(HandOff)
+            .where(HandOff.id == claim.id, HandOff.state == "sending")
             .values(
                 state="pending", lease_until=None, last_error=reason, queued_at=now, updated_at=now
             )
@@ -291,8 +289,8 @@ def _not_ready(rt: Runtime, claim: Claim, reason: str, *, now: datetime) -> str:
 def _fail(rt: Runtime, claim: Claim, reason: str, *, now: datetime) -> None:
     with rt.store.transaction() as session:
         session.execute(
-            update(PortalDelivery)
-            .where(PortalDelivery.id == claim.id)
+            update(HandOff)
+            .where(HandOff.id == claim.id)
             .values(state="failed", lease_until=None, last_error=reason, updated_at=now)
         )
         failures.record(

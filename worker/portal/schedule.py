@@ -1,10 +1,10 @@
-"""When a portal delivery is due, and the beat sweep that queues it (no long Celery ETAs).
+"""When a hand-off to the portal is due, and the beat sweep that queues it (no long Celery ETAs).
 
 Due = the event's end instant + the tenant's grace period (``portal.grace_minutes``, else
 ``portal_grace_minutes``): elapsed time, not wall-clock time, so an event ending just before a
 DST change is due exactly the grace period later. Beat runs ``bookwire.sweep_ended_events``
-every ``portal_sweep_interval`` seconds; each sweep creates a ``portal_deliveries`` row for
-every event now due and queues ``bookwire.deliver_event`` (booking id only) to run at once. A
+every ``portal_sweep_interval`` seconds; each sweep creates a ``handoffs`` row for
+every event now due and queues ``bookwire.hand_off`` (booking id only) to run at once. A
 long ETA would sit unacknowledged in Redis past the visibility timeout and run twice.
 
 The rules (docs/delivery.md):
@@ -41,7 +41,7 @@ from integrations.portal import delivery_key
 from worker.publish import send
 from worker.runtime import Runtime
 from worker.store.db import upsert_insert
-from worker.store.models import Booking, EventLink, PortalDelivery
+from worker.store.models import Booking, EventLink, HandOff
 
 log = logging.getLogger(__name__)
 REQUEUE_AFTER = timedelta(minutes=5)
@@ -131,9 +131,9 @@ def event_ended(rt: Runtime, *, platform: str, event_id: str, now: datetime) -> 
 
 
 def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
-    """Queue ``bookwire.deliver_event`` for each booking (ids only); a failed publish is left
+    """Queue ``bookwire.hand_off`` for each booking (ids only); a failed publish is left
     to the next sweep (the row stays pending and is queued again after REQUEUE_AFTER)."""
-    return send(rt, "bookwire.deliver_event", "booking", booking_ids)
+    return send(rt, "bookwire.hand_off", "booking", booking_ids)
 
 
 def _candidates(
@@ -148,7 +148,7 @@ def _candidates(
 ) -> list[_Candidate]:
     """Active, synced events (ended by ``now - shortest`` unless ``now`` is None) with no
     delivery yet, or one that is pending (or leased and expired) and was queued a while ago."""
-    row, later = PortalDelivery, aliased(PortalDelivery)
+    row, later = HandOff, aliased(HandOff)
     delivered_since = (
         select(later.id)
         .where(
@@ -231,10 +231,10 @@ def _queue(
     assert tenant.portal is not None
     if row.delivery_id is not None:
         result = session.execute(
-            update(PortalDelivery)
+            update(HandOff)
             .where(
-                PortalDelivery.id == row.delivery_id,
-                PortalDelivery.state.in_(("pending", "sending")),
+                HandOff.id == row.delivery_id,
+                HandOff.state.in_(("pending", "sending")),
             )
             .values(queued_at=now, updated_at=now)
         )
@@ -242,7 +242,7 @@ def _queue(
     dialect = session.get_bind().dialect.name
     insert = upsert_insert(dialect)
     result = session.execute(
-        insert(PortalDelivery)
+        insert(HandOff)
         .values(
             booking_id=row.booking_id,
             tenant=row.tenant,

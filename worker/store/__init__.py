@@ -10,7 +10,7 @@ from worker.store.models import (
     Delivery,
     EventLink,
     Failure,
-    PortalDelivery,
+    HandOff,
 )
 
 __all__ = [
@@ -22,6 +22,6 @@ __all__ = [
     "Delivery",
     "EventLink",
     "Failure",
-    "PortalDelivery",
+    "HandOff",
     "Store",
 ]

@@ -10,7 +10,7 @@
   ``details`` is the platform's own JSON about it (e.g. Gatsby guests' ``personId``s).
 - ``failures``: permanent problems ops must see and can replay.
 - ``attempts``: every outbound call, next to the booking it served.
-- ``portal_deliveries``: the album link / attendance handed to a tenant's portal once the
+- ``handoffs``: the album link / attendance handed to a tenant's portal once the
   event ended, one row per booking and event end (never sent twice).
 - ``sync_intents``: write-ahead intents. Before any call that changes a platform, the worker
   commits what it is about to do; the outcome is written after the answer. An intent without
@@ -180,20 +180,21 @@ class AttemptRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class PortalDelivery(Base):
-    """One hand-over of an event's deliverable (album link, attendance) to the tenant's portal.
+class HandOff(Base):
+    """One hand-off of an event's deliverable (album link, attendance) to the tenant's portal.
 
     Unique per booking and event end (``delivery_key`` is derived from both and is what the
     portal sees as ``webhook-id`` / ``Idempotency-Key``): re-running the sweep, a redelivered
     task or a replay finds this row and never sends twice. A reschedule gives the event a new
     end, hence a new row. ``state``: pending → sending (leased until ``lease_until``) →
-    delivered | failed | skipped. Not ``deliveries``: that is the inbound webhook inbox.
+    delivered | failed | skipped. Not a delivery: that word is the inbound webhook inbox's.
+    Table ``handoffs`` (``portal_deliveries`` before migration 0006).
     """
 
-    __tablename__ = "portal_deliveries"
+    __tablename__ = "handoffs"
     __table_args__ = (
         UniqueConstraint("booking_id", "ends_at"),
-        Index("ix_portal_deliveries_state", "state", "queued_at"),
+        Index("ix_handoffs_state", "state", "queued_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

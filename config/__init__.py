@@ -4,8 +4,8 @@ Dependencies flow one way: ``config`` <- ``integrations`` <- ``worker``. Nothing
 the other packages.
 """
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from config.settings import Settings
 from config.tenants import Tenant, Tenants, load_tenants
 
-__all__ = ["ConfigError", "Settings", "Tenant", "Tenants", "load_tenants"]
+__all__ = ["Settings", "SettingsError", "Tenant", "Tenants", "load_tenants"]

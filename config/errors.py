@@ -1,4 +1,8 @@
-"""The one configuration error: every problem names the file, the field and the fix."""
+"""The one start-up configuration error: every problem names the file, the field and the fix.
+
+Not ``integrations.errors.ConfigurationError``: that one is raised at run time, when an outside
+system refuses our credentials or a tenant's options are missing for a call.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,14 @@ class ConfigProblem:
         return f"{self.file}: {self.field}: {self.problem} (fix: {self.fix})"
 
 
-class ConfigError(Exception):
-    """Configuration that cannot be used. Raised at start, never at run time."""
+class SettingsError(Exception):
+    """Settings, the tenants file or the secrets file cannot be used: raised at start (exit 2),
+    never at run time."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
     @classmethod
-    def single(cls, file: Path | str, field: str, problem: str, fix: str) -> ConfigError:
+    def single(cls, file: Path | str, field: str, problem: str, fix: str) -> SettingsError:
         return cls([ConfigProblem(str(file), field, problem, fix)])

@@ -3,7 +3,7 @@
 Every default is embedded: no broker URL means the embedded Valkey server under ``home``; no
 database URL means SQLite (WAL) under ``home``. Values come from the environment, then from
 ``.env`` in the working directory. Commands load them with ``load_settings()``, which turns
-every bad value into a ``ConfigError`` naming the variable and the fix (exit code 2, no
+every bad value into a ``SettingsError`` naming the variable and the fix (exit code 2, no
 traceback). Tests build ``Settings`` explicitly.
 """
 
@@ -17,7 +17,7 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.errors import ConfigError, ConfigProblem
+from config.errors import ConfigProblem, SettingsError
 from config.fixes import LOG_LEVELS, did_you_mean, fix_for, invalid
 from config.urls import http_url
 
@@ -189,7 +189,7 @@ def _has_host(url: str, schemes: tuple[str, ...]) -> bool:
 
 
 def load_settings(**values: Any) -> Settings:
-    """The process's settings from the environment and ``.env``, or a ``ConfigError`` with one
+    """The process's settings from the environment and ``.env``, or a ``SettingsError`` with one
     problem per bad variable: where it was set, what is wrong, and the fix. URLs are never
     echoed (one may carry a password)."""
     try:
@@ -203,4 +203,4 @@ def load_settings(**values: Any) -> Settings:
             where = ENV_FILE if variable in dotenv and variable not in os.environ else "environment"
             problem = err["msg"].removeprefix("Value error, ")
             problems.append(ConfigProblem(where, variable, problem, fix_for(err)))
-        raise ConfigError(problems) from None
+        raise SettingsError(problems) from None

@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from config.errors import ConfigError, ConfigProblem
+from config.errors import ConfigProblem, SettingsError
 from config.fixes import fix_for, invalid
 from config.urls import http_url
 
@@ -258,16 +258,16 @@ def load_tenants(
     environ: Mapping[str, str] | None = None,
     secrets_file: Path | None = None,
 ) -> Tenants:
-    """Read, validate and resolve the tenants file, or raise ConfigError listing every problem."""
+    """Read, validate and resolve the tenants file, or raise SettingsError listing every problem."""
     shown = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError.single(
+        raise SettingsError.single(
             shown, "(file)", "file not found", "create it or set BOOKWIRE_TENANTS_FILE"
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError.single(
+        raise SettingsError.single(
             shown,
             "(syntax)",
             str(exc),
@@ -276,7 +276,7 @@ def load_tenants(
     try:
         tenants = Tenants.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_problem(shown, err) for err in exc.errors()]) from None
+        raise SettingsError([_problem(shown, err) for err in exc.errors()]) from None
     tenants._path = path
     problems = [*_check_ids(shown, tenants)]
     secrets = _read_secrets_file(secrets_file, problems)
@@ -286,7 +286,7 @@ def load_tenants(
         if problem:
             problems.append(ConfigProblem(shown, field, *problem))
     if problems:
-        raise ConfigError(problems)
+        raise SettingsError(problems)
     return tenants
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from config.errors import ConfigError, ConfigProblem
+from config.errors import ConfigProblem, SettingsError
 from config.fixes import fix_for
 from config.tenants import BrandConfig, PortalConfig, Tenants
 from integrations.branding import TEMPLATE_FIELDS, unknown_fields
@@ -20,7 +20,7 @@ from integrations.registry import PLATFORMS, PORTALS, SOURCES
 
 
 def check_tenants(tenants: Tenants) -> None:
-    """Raise ConfigError listing every problem the registry can see in ``tenants``."""
+    """Raise SettingsError listing every problem the registry can see in ``tenants``."""
     shown = str(tenants.path)
     problems: list[ConfigProblem] = []
     for tid, tenant in tenants.tenants.items():
@@ -82,7 +82,7 @@ def check_tenants(tenants: Tenants) -> None:
         if tenant.portal is not None:
             problems += _portal(shown, f"{base}.portal", tenant.portal)
     if problems:
-        raise ConfigError(problems)
+        raise SettingsError(problems)
 
 
 def _portal(shown: str, where: str, portal: PortalConfig) -> list[ConfigProblem]:

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_settings()  # every command fails here, the same way, on a bad setting
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except SettingsError as exc:
         print("configuration problems:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from tests.integrations.platforms import load, tenant_toml
 
 URL = "http://127.0.0.1:9"
@@ -19,7 +19,7 @@ qr_text = "Photos of {title}"
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(SettingsError) as raised:
         load(tmp_path, text)
     return [f"{p.field}: {p.problem}" for p in raised.value.problems]
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from config.tenants import PortalConfig, SecretRef, Tenants, load_tenants
 from integrations import tenants_check
 from integrations.errors import ConfigurationError, PermanentError
@@ -267,7 +267,7 @@ def test_check_config_names_the_portal_problem(
     path = tmp_path / "tenants.toml"
     path.write_text(PORTAL_TOML.format(portal=portal))
     environ = {"K": "key", "S": PORTAL_SECRET}
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(SettingsError) as caught:
         tenants: Tenants = load_tenants(path, environ=environ)
         tenants_check.check_tenants(tenants)
     problems = caught.value.problems

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from config.tenants import load_tenants
 from integrations import tenants_check
 from integrations.booking import BookingStatus, Person
@@ -360,7 +360,7 @@ options = { object_type = "deal", timezone = "UTC", default_duration_minutes = 6
         encoding="utf-8",
     )
     tenants = load_tenants(path, environ={"WF_SECRET": "s3cr3t-value"})
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(SettingsError) as info:
         tenants_check.check_tenants(tenants)
     fields = {problem.field for problem in info.value.problems}
     assert "tenants.acme.sources.hubspot-workflow.options.colour" in fields

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.errors import ConfigError
+from config.errors import SettingsError
 from config.tenants import load_tenants
 from integrations import tenants_check
 
@@ -33,7 +33,7 @@ def test_bad_options_and_secrets_are_reported_with_their_field(tmp_path: Path) -
     path = tmp_path / "tenants.toml"
     path.write_text(TENANTS, encoding="utf-8")
     tenants = load_tenants(path, environ={"PD_AUTH": "no-colon-here", "CAL_SECRET": "x"})
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(SettingsError) as info:
         tenants_check.check_tenants(tenants)
     fields = {problem.field for problem in info.value.problems}
     assert {

@@ -1,4 +1,4 @@
-"""The webhook ingress: verify, record (inbox), publish after commit, answer. Nothing else.
+"""The webhook ingress: read, prepare (verify + parse), record (inbox), answer. Nothing else.
 
 Verifying and parsing happen on the event loop; recording and publishing on the process's
 inbox writer, which commits the deliveries waiting together (``worker.inbox``).
@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations import registry
-from integrations.connector import WebhookRequest
+from integrations.connector import Source, WebhookRequest
 from integrations.errors import SignatureError
 from worker import intake, state_metrics
 from worker.inbox import InboxWriter
@@ -61,77 +62,23 @@ def create_app(rt: Runtime) -> Starlette:
 
     async def webhook(request: Request) -> Response:
         started = time.perf_counter()
-        source = request.path_params["source"]
-        tenant_id = request.path_params["tenant"]
-        tenant = rt.tenant(tenant_id)
-        source_config = tenant.sources.get(source) if tenant else None
-        connector = registry.connector(source)
-        if tenant is None or source_config is None or connector is None:
-            WEBHOOKS.labels("unknown", "unknown", "not_found").inc()
-            return JSONResponse({"error": "unknown tenant or source"}, status_code=404)
         try:
-            body = await _read_body(request)
-        except BodyTooLarge:
-            WEBHOOKS.labels(source, tenant_id, "too_large").inc()
-            return JSONResponse({"error": "body over 1 MiB"}, status_code=413)
-        delivery = WebhookRequest(
-            method=request.method,
-            url=_public_url(rt, request),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-        )
-        secrets = [ref.value.get_secret_value() for ref in source_config.secrets]
-        options = rt.source_options(tenant_id, source)
-        try:
-            connector.verify(delivery, secrets=secrets, now=datetime.now(UTC), options=options)
-        except SignatureError as exc:
-            WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
-            log.warning(
-                "signature rejected",
-                extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
-            )
-            return JSONResponse({"error": f"signature rejected: {exc}"}, status_code=401)
-        except Exception as exc:  # a header the connector cannot read is not a verified one
-            WEBHOOKS.labels(source, tenant_id, "unauthorized").inc()
-            log.warning(
-                "signature unreadable",
-                extra={"tenant": tenant_id, "source": source, "error": type(exc).__name__},
-            )
-            return JSONResponse(
-                {"error": f"signature rejected: could not be checked ({type(exc).__name__})"},
-                status_code=401,
-            )
-        arrival = intake.prepare(
-            rt,
-            tenant=tenant_id,
-            source=source,
-            request=delivery,
-            connector=connector,
-            now=datetime.now(UTC),
-        )
+            incoming = await _read(rt, request)
+            arrival = _prepare(rt, incoming)
+        except Refused as refused:
+            return refused.answer()
         try:
             receipt = await inbox.record(arrival)
         except SQLAlchemyError:
-            WEBHOOKS.labels(source, tenant_id, "store_down").inc()
+            WEBHOOKS.labels(incoming.source.slug, incoming.tenant, "store_down").inc()
             return JSONResponse(
                 {"error": "store unavailable; retry later"},
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        WEBHOOKS.labels(source, tenant_id, receipt.outcome).inc()
-        log.info(
-            "webhook stored",
-            extra={
-                "tenant": tenant_id,
-                "source": source,
-                "delivery": receipt.delivery_id,
-                "outcome": receipt.outcome,
-                "booking": receipt.bookings[0] if len(receipt.bookings) == 1 else None,
-                "count": len(receipt.bookings),
-            },
-        )
+        _stored(incoming, receipt)
         INGEST_SECONDS.observe(time.perf_counter() - started)
-        return _answer(receipt, connector.quarantine_status)
+        return _answer(receipt, incoming.source.quarantine_status)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -157,6 +104,93 @@ def create_app(rt: Runtime) -> Starlette:
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+    )
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A webhook as read, before anything is stored: whose it is, its source, its exact bytes."""
+
+    tenant: str
+    source: Source
+    request: WebhookRequest
+
+
+class Refused(Exception):
+    """A delivery answered before it is recorded (unknown route, too large, not verified)."""
+
+    def __init__(self, status: int, error: str, labels: tuple[str, str, str]) -> None:
+        super().__init__(error)
+        self.status, self.error, self.labels = status, error, labels
+
+    def answer(self) -> Response:
+        WEBHOOKS.labels(*self.labels).inc()
+        return JSONResponse({"error": self.error}, status_code=self.status)
+
+
+async def _read(rt: Runtime, request: Request) -> Incoming:
+    """The route's tenant and source (404 if either is unknown) and the body (413 if too large)."""
+    slug = request.path_params["source"]
+    tenant_id = request.path_params["tenant"]
+    tenant = rt.tenant(tenant_id)
+    source = registry.connector(slug)
+    if tenant is None or slug not in tenant.sources or source is None:
+        raise Refused(404, "unknown tenant or source", ("unknown", "unknown", "not_found"))
+    try:
+        body = await _read_body(request)
+    except BodyTooLarge:
+        raise Refused(413, "body over 1 MiB", (slug, tenant_id, "too_large")) from None
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    url = _public_url(rt, request)
+    return Incoming(tenant_id, source, WebhookRequest(request.method, url, headers, body))
+
+
+def _prepare(rt: Runtime, incoming: Incoming) -> intake.Arrival:
+    """Verify the delivery (401 if it is not the vendor's), then parse it (thin webhooks: only
+    shape-check it) into what the inbox records. Pure work: no I/O."""
+    tenant, source = incoming.tenant, incoming.source
+    refs = rt.tenants.tenants[tenant].sources[source.slug].secrets
+    secrets = [ref.value.get_secret_value() for ref in refs]
+    options = rt.source_options(tenant, source.slug)
+    labels = (source.slug, tenant, "unauthorized")
+    try:
+        source.verify(incoming.request, secrets=secrets, now=datetime.now(UTC), options=options)
+    except SignatureError as exc:
+        log.warning(
+            "signature rejected",
+            extra={"tenant": tenant, "source": source.slug, "error": type(exc).__name__},
+        )
+        raise Refused(401, f"signature rejected: {exc}", labels) from None
+    except Exception as exc:  # a header the connector cannot read is not a verified one
+        log.warning(
+            "signature unreadable",
+            extra={"tenant": tenant, "source": source.slug, "error": type(exc).__name__},
+        )
+        error = f"signature rejected: could not be checked ({type(exc).__name__})"
+        raise Refused(401, error, labels) from None
+    return intake.prepare(
+        rt,
+        tenant=tenant,
+        source=source.slug,
+        request=incoming.request,
+        connector=source,
+        now=datetime.now(UTC),
+    )
+
+
+def _stored(incoming: Incoming, receipt: intake.Receipt) -> None:
+    """Count and log what the inbox made of a delivery (ids and outcome only)."""
+    WEBHOOKS.labels(incoming.source.slug, incoming.tenant, receipt.outcome).inc()
+    log.info(
+        "webhook stored",
+        extra={
+            "tenant": incoming.tenant,
+            "source": incoming.source.slug,
+            "delivery": receipt.delivery_id,
+            "outcome": receipt.outcome,
+            "booking": receipt.bookings[0] if len(receipt.bookings) == 1 else None,
+            "count": len(receipt.bookings),
+        },
     )
 
 

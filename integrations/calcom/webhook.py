@@ -25,7 +25,6 @@ import hmac
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -68,13 +67,13 @@ _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def verify(
-    request: WebhookRequest, *, secrets: list[str], now: datetime, options: Any = None
+    request: WebhookRequest, *, secrets: list[str], now: datetime, options: Options | None = None
 ) -> None:
     """Raise SignatureError unless one of ``secrets`` signed these exact bytes.
 
     With ``allow_unsigned`` an unsigned delivery passes, but a signed one must still match
     any configured secret (a wrong signature means tampering, not a missing secret)."""
-    allow = bool(getattr(options, "allow_unsigned", False))
+    allow = options is not None and options.allow_unsigned
     given = request.headers.get(HEADER, "").strip()
     if not given or given == UNSIGNED:
         if allow:

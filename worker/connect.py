@@ -85,6 +85,7 @@ class Vendor:
     # (http, target, token, registered) -> the status the ingress answered a test delivery
     test_delivery: Callable[[httpx.Client, Target, str, Registered], int | None]
     make_secret: Callable[[], str] | None = None  # None: the vendor chooses the secret
+    retry_every: float = 1.0  # seconds between test deliveries while the ingress is not ready
     required_options: tuple[str, ...] = ()
 
 
@@ -287,6 +288,7 @@ VENDORS: dict[str, Vendor] = {
         register=_square_register,
         describe=_square_describe,
         test_delivery=_square_test,
+        retry_every=5.0,  # each try makes Square send an event: ask less often
     ),
 }
 
@@ -475,7 +477,7 @@ def wait_verified(
             print(f"  test delivery: {status}: {_meaning(status)}")
         if time.monotonic() >= deadline:
             return False
-        time.sleep(1.0)
+        time.sleep(vendor.retry_every)
 
 
 def _meaning(status: str) -> str:

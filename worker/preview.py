@@ -28,6 +28,7 @@ from integrations.gomry.client import GomryPlatform
 from integrations.guestmedia.client import GuestMediaPlatform
 from integrations.guestmedia.client import create_body as guestmedia_body
 from integrations.platform import EventSpec, Platform, event_spec
+from worker.intake import unreadable
 from worker.runtime import Runtime
 
 UNSIGNED = "signature NOT checked: preview trusts the file (the ingress verifies every delivery)"
@@ -121,6 +122,9 @@ def preview(
             return result
         except BookwireError as exc:  # a look-up failed (--fetch)
             result.error = {"field": None, "reason": str(exc)}
+            return result
+        except Exception as exc:  # as the ingress does: the type only, never the message
+            result.error = {"field": None, "reason": str(unreadable(exc, source=source))}
             return result
     if not messages:
         result.notes.append("ignored: an event type this source does not act on")

@@ -7,10 +7,14 @@ checks that no database was created or written and that the platform holds nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from config.settings import Settings
 from tests.conftest import settings_env
@@ -22,6 +26,10 @@ from tests.vendor_support import (
     vendor_tenants_toml,
 )
 from worker.cli import main
+from worker.preview import preview
+from worker.runtime import Runtime
+
+NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -43,6 +51,42 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
     return settings
+
+
+@pytest.fixture
+def preview_runtime(tmp_path: Path, sandbox: ServerThread, secrets_file: Path) -> Iterator[Runtime]:
+    """Every source of the fuzz, on one tenant (calendly, calcom and pipedrive added)."""
+    from tests.integrations.pipedrive.keys import OPTIONS
+
+    path = tmp_path / "fuzz-tenants.toml"
+    pipedrive = "\n".join(f"{k} = {json.dumps(v)}" for k, v in OPTIONS.items())
+    extra = f"""
+[tenants.acme.sources.calendly]
+secrets = [{{ env = "TEST_WEBHOOK_SECRET" }}]
+
+[tenants.acme.sources.calcom]
+secrets = [{{ env = "TEST_WEBHOOK_SECRET" }}]
+
+[tenants.acme.sources.pipedrive]
+secrets = [{{ env = "TEST_PIPEDRIVE_PAIR" }}]
+
+[tenants.acme.sources.pipedrive.options]
+{pipedrive}
+"""
+    path.write_text(vendor_tenants_toml(sandbox.url) + extra, encoding="utf-8")
+    with_pair = secrets_file.read_text("utf-8") + "TEST_PIPEDRIVE_PAIR=user:password\n"
+    secrets_file.write_text(with_pair, encoding="utf-8")
+    rt = Runtime(
+        Settings(
+            home=tmp_path / "var",
+            database_url=f"sqlite:///{tmp_path / 'never.db'}",
+            tenants_file=path,
+            secrets_file=secrets_file,
+        )
+    )
+    yield rt
+    rt.close()
+    assert not (tmp_path / "never.db").exists()
 
 
 def _database(settings: Settings) -> Path:
@@ -138,3 +182,34 @@ def test_an_unknown_source_for_the_tenant_is_refused_with_what_it_has(
     assert main(["preview", str(file), "--tenant", "acme", "--source", "calendly"]) == 2
     err = capsys.readouterr().err
     assert "no source 'calendly'" in err and "generic" in err
+
+
+# the runtime is only read (no database, no platform): sharing it across examples is safe
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    source=st.sampled_from(["generic", "calendly", "calcom", "pipedrive", "square", "acuity"]),
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+            ),
+            max_leaves=12,
+        ).map(lambda value: json.dumps(value).encode()),
+    ),
+)
+def test_any_body_is_a_preview_or_a_reason_never_a_crash(
+    preview_runtime: Runtime, source: str, body: bytes
+) -> None:
+    """Whatever a file holds, preview answers with bookings, a note or the reason it would be
+    quarantined; it never raises (the ingress never answers 5xx for the same bytes)."""
+    shown = preview(preview_runtime, tenant="acme", source=source, body=body, headers={}, now=NOW)
+    assert shown.bookings or shown.notes[1:] or shown.error
+    if shown.error:
+        assert shown.error["reason"]

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from functools import cache
 
 from sqlalchemy import Connection, Executable, bindparam, select, update
@@ -34,12 +35,23 @@ IGNORED = "event type not relevant"
 SENSITIVE_HEADERS = ("authorization", "cookie", "x-api-key", "proxy-authorization")
 
 
+class Outcome(StrEnum):
+    """What happened to one delivery; all but ``duplicate`` are also its inbox row's status."""
+
+    accepted = "accepted"  # its bookings moved to a newer state
+    stale = "stale"  # older than the state we hold: changes nothing
+    ignored = "ignored"  # an event type we deliberately ignore
+    quarantined = "quarantined"  # verified but unusable: stored with the reason
+    duplicate = "duplicate"  # recorded before (a vendor's retry): the stored one's id
+    received = "received"  # a thin webhook, parsed later by the worker with API look-ups
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What happened to one delivery."""
 
     delivery_id: int
-    outcome: str  # accepted | stale | ignored | quarantined | duplicate | received
+    outcome: Outcome
     bookings: tuple[int, ...] = ()
     reason: str | None = None
     field: str | None = None
@@ -125,7 +137,7 @@ def record(rt: Runtime, arrivals: Sequence[Arrival]) -> list[Receipt]:
     they moved. Raises if the transaction fails: then none of them is stored."""
     with rt.store.transaction() as session:
         receipts = [_record_one(session, arrival) for arrival in arrivals]
-    publish_deliveries(rt, [r.delivery_id for r in receipts if r.outcome == "received"])
+    publish_deliveries(rt, [r.delivery_id for r in receipts if r.outcome == Outcome.received])
     publish(rt, [booking for r in receipts for booking in r.bookings])
     return receipts
 
@@ -134,7 +146,7 @@ def _record_one(session: Session, arrival: Arrival) -> Receipt:
     conn = session.connection()
     parse_later = arrival.deferred and arrival.error is None
     # stored as what it most likely is (one statement less on the hot path); _settle corrects it
-    status = "received" if parse_later else "accepted"
+    status = Outcome.received if parse_later else Outcome.accepted
     delivery_id = conn.execute(
         _statements(conn.dialect.name).record_delivery,
         {
@@ -154,9 +166,9 @@ def _record_one(session: Session, arrival: Arrival) -> Receipt:
             _FIND_DELIVERY,
             {"tenant": arrival.tenant, "source": arrival.source, "key": arrival.key},
         ).one()
-        return Receipt(existing.id, "duplicate", reason=existing.reason)
+        return Receipt(existing.id, Outcome.duplicate, reason=existing.reason)
     if parse_later:
-        return Receipt(delivery_id, "received")
+        return Receipt(delivery_id, Outcome.received)
     return _settle(
         session,
         delivery_id,
@@ -175,7 +187,7 @@ def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
     was already settled (a redelivered task)."""
     with rt.store.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.status != "received":
+        if delivery is None or delivery.status != Outcome.received:
             return None
         tenant, source = delivery.tenant, delivery.source
         request = _stored_request(delivery)
@@ -195,7 +207,7 @@ def ingest(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt | None:
         error = unreadable(exc, source=source)
     with rt.store.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.status != "received":
+        if delivery is None or delivery.status != Outcome.received:
             return None
         receipt = _settle(session, delivery_id, (tenant, source), messages, error, now)
     publish(rt, receipt.bookings)
@@ -215,10 +227,10 @@ def replay_delivery(rt: Runtime, delivery_id: int, *, now: datetime) -> Receipt:
         raise LookupError(f"delivery {delivery_id}: {tenant}/{source} is no longer configured")
     if connector.deferred:
         with rt.store.transaction() as session:
-            _set_status(session, delivery_id, "received", None, queued_at=now)
+            _set_status(session, delivery_id, Outcome.received, None, queued_at=now)
             failures.resolve(session, delivery_id=delivery_id, now=now)
         publish_deliveries(rt, [delivery_id])
-        return Receipt(delivery_id, "received")
+        return Receipt(delivery_id, Outcome.received)
     context = rt.parse_context(tenant, source, now=now, with_http=False)
     error: PayloadError | None = None
     messages: list[BookingMessage] = []
@@ -302,7 +314,7 @@ def _settle(
     (unless it is ``stored`` with that status already)."""
     tenant, source = origin
     if error is not None:
-        _set_status(session, delivery_id, "quarantined", str(error))
+        _set_status(session, delivery_id, Outcome.quarantined, str(error))
         failures.record(
             session,
             tenant=tenant,
@@ -312,13 +324,13 @@ def _settle(
             reason=str(error),
             now=now,
         )
-        return Receipt(delivery_id, "quarantined", reason=error.reason, field=error.field)
+        return Receipt(delivery_id, Outcome.quarantined, reason=error.reason, field=error.field)
     if not messages:
-        _set_status(session, delivery_id, "ignored", IGNORED)
-        return Receipt(delivery_id, "ignored", reason=IGNORED)
+        _set_status(session, delivery_id, Outcome.ignored, IGNORED)
+        return Receipt(delivery_id, Outcome.ignored, reason=IGNORED)
     stamped = [m.model_copy(update={"delivery_id": delivery_id}) for m in messages]
     moved = accept(session, stamped, now=now)
-    status = "accepted" if moved else "stale"
+    status = Outcome.accepted if moved else Outcome.stale
     reason = None if moved else "older than the booking's current state"
     if status != stored:
         _set_status(session, delivery_id, status, reason)

@@ -10,10 +10,32 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+def check_zone(value: str | None) -> str | None:
+    """Validator for a field holding an IANA zone name: exactly as written (no padding), so
+    whatever reads the field later can build its ``ZoneInfo``."""
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown IANA time zone") from None
+    return value
+
+
+IanaZone = Annotated[str, AfterValidator(check_zone)]
 
 
 class BookingStatus(StrEnum):
@@ -49,7 +71,7 @@ class BookingMessage(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=500)
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    timezone: str | None = None
+    timezone: IanaZone | None = None
     location: str | None = Field(None, max_length=1000)
     meeting_url: str | None = Field(None, max_length=2000, pattern=r"^https://\S+$")
     customer: Person | None = None
@@ -68,17 +90,6 @@ class BookingMessage(BaseModel):
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
         return value.astimezone(UTC) if value is not None else None
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown IANA time zone") from None
-        return value
 
     @model_validator(mode="after")
     def _complete_unless_cancelled(self) -> Self:

@@ -178,13 +178,6 @@ def iana_zone(value: object) -> str | None:
     return value.strip()
 
 
-def check_zone(value: str | None) -> str | None:
-    """Validator for Options fields holding an IANA zone name."""
-    if value is not None and iana_zone(value) is None:
-        raise ValueError("unknown IANA time zone")
-    return value
-
-
 def as_utc(value: datetime | date) -> datetime:
     """A backfill's ``since`` as an aware UTC instant (a date means its UTC midnight)."""
     if not isinstance(value, datetime):

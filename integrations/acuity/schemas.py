@@ -9,11 +9,11 @@ client's zone, not timestamps; ``duration`` is a string of minutes; ``timezone``
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from config.urls import BaseUrl
+from integrations.booking import IanaZone
 
 ACTIONS = {"scheduled", "rescheduled", "canceled", "changed"}
 
@@ -64,16 +64,6 @@ class AcuityOptions(BaseModel):
 
     base_url: BaseUrl = "https://acuityscheduling.com"
     title_from: Literal["type", "category", "calendar"] = "type"
-    timezone: str | None = Field(None, description="IANA zone when the appointment names none")
+    timezone: IanaZone | None = Field(None, description="IANA zone when the appointment names none")
     backfill_days: int = Field(400, ge=1, le=3660, description="how far past --since to look")
     backfill_page_max: int = Field(1000, ge=1, le=10000)
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("unknown IANA time zone") from None
-        return value

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from config.urls import BaseUrl
-from integrations.mapping import check_zone
+from integrations.booking import IanaZone
 
 
 class Options(BaseModel):
@@ -26,12 +26,7 @@ class Options(BaseModel):
     api_base_url: BaseUrl = "https://api.calendly.com"
     organization: str | None = Field(None, pattern=r"^https?://\S+/organizations/[^/\s]+$")
     user: str | None = Field(None, pattern=r"^https?://\S+/users/[^/\s]+$")
-    timezone: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return check_zone(value)
+    timezone: IanaZone | None = None
 
 
 class _Loose(BaseModel):

@@ -7,11 +7,11 @@ Webhook bodies are JSON arrays of thin events; CRM objects carry every property 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.urls import BaseUrl
+from integrations.booking import IanaZone
 
 DEAL_OBJECT_TYPE = "0-3"  # objectTypeId of deals in the newer ``object.*`` subscriptions
 
@@ -115,7 +115,7 @@ class HubSpotOptions(BaseModel):
     duration_property: str | None = Field(None, description="duration in minutes")
     default_duration_minutes: int | None = Field(None, gt=0, le=7 * 24 * 60)
     timezone_property: str | None = None
-    timezone: str | None = Field(None, description="IANA zone when the deal names none")
+    timezone: IanaZone | None = Field(None, description="IANA zone when the deal names none")
     venue_property: str | None = None
     meeting_url_property: str | None = None
     title_property: str = "dealname"
@@ -131,16 +131,6 @@ class HubSpotOptions(BaseModel):
             str(pipeline): [str(s) for s in (stages if isinstance(stages, list) else [stages])]
             for pipeline, stages in value.items()
         }
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("unknown IANA time zone") from None
-        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -244,7 +234,7 @@ class HubSpotWorkflowOptions(BaseModel):
     duration_property: PropertyName | None = Field(None, description="duration in minutes")
     default_duration_minutes: int | None = Field(None, gt=0, le=7 * 24 * 60)
     timezone_property: PropertyName | None = None
-    timezone: str | None = Field(None, description="IANA zone when the body names none")
+    timezone: IanaZone | None = Field(None, description="IANA zone when the body names none")
     title_property: PropertyName | None = None
     name_properties: list[PropertyName] = Field(default_factory=list, max_length=3)
     email_property: PropertyName | None = None
@@ -254,16 +244,6 @@ class HubSpotWorkflowOptions(BaseModel):
     status_property: PropertyName | None = None
     cancelled_values: list[str] = Field(default_factory=list)
     modified_property: PropertyName = "hs_lastmodifieddate"
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("unknown IANA time zone") from None
-        return value
 
     @model_validator(mode="after")
     def _defaults_then_complete(self) -> Self:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.urls import BaseUrl
-from integrations.mapping import check_zone
+from integrations.booking import IanaZone
 
 FieldKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 
@@ -38,17 +38,12 @@ class Options(BaseModel):
     duration_unit: Literal["minutes", "hours"] = "hours"
     default_duration_minutes: int | None = Field(None, gt=0, le=7 * 24 * 60)
     timezone_field: FieldKey | None = None
-    timezone: str | None = None
+    timezone: IanaZone | None = None
     venue_field: FieldKey | None = None
     meeting_url_field: FieldKey | None = Field(
         None, description="a field holding the meeting link, beside an address in venue_field"
     )
     api_base_url: BaseUrl | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return check_zone(value)
 
     @model_validator(mode="after")
     def _some_zone(self) -> Self:

@@ -7,11 +7,10 @@ name the service variations); times are UTC, the zone lives on the location.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from config.urls import BaseUrl, HttpUrl
+from integrations.booking import IanaZone
 
 CONFIRMED = {"ACCEPTED"}
 UNCONFIRMED = {"PENDING"}
@@ -150,15 +149,5 @@ class SquareOptions(BaseModel):
     )
     base_url: BaseUrl = "https://connect.squareup.com"
     api_version: str = Field("2024-10-17", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    timezone: str | None = Field(None, description="IANA zone when the location names none")
+    timezone: IanaZone | None = Field(None, description="IANA zone when the location names none")
     backfill_days: int = Field(400, ge=1, le=3660, description="how far past --since to look")
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("unknown IANA time zone") from None
-        return value

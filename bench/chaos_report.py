@@ -29,7 +29,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"| broker crashes (SIGKILL + restart) | {chaos['broker_crashes']} |",
         f"| platform calls answered 503 | {chaos['platform_5xx']} "
         f"({cfg['platform_error_rate']:.0%} asked) |",
-        f"| drained | {report['drain']['drained']} after {report['drain']['seconds']} s |",
+        f"| drained | {report['drain']['drained']} after {report['drain']['seconds']} s"
+        + _stranded(report["drain"])
+        + " |",
         f"| events on the platform | {seen['events']} |",
         f"| duplicates | **{seen['duplicates']}** |",
         f"| lost | **{seen['lost']}** ({_kinds(seen['kinds'])}) |",
@@ -53,6 +55,13 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _stranded(drain: dict[str, Any]) -> str:
+    if not drain.get("stranded"):
+        return ""
+    first = ", ".join(drain["stranded_first"])
+    return f"; **{drain['stranded']} stranded** (pending, nothing moving: {first})"
 
 
 def _kinds(counts: dict[str, int]) -> str:

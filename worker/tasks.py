@@ -97,7 +97,7 @@ def purge_expired() -> int:
 
 
 @app.task(name="bookwire.hand_off", base=BookwireTask, subject=HAND_OFF)
-def hand_off(booking_id: int) -> str:
+def hand_off_event(booking_id: int) -> str:
     """Hand the booking's ended event's album link (or attendance) to its portal, once."""
     return portal_deliver.deliver(runtime.current(), booking_id, now=datetime.now(UTC))
 
@@ -105,4 +105,4 @@ def hand_off(booking_id: int) -> str:
 @app.task(name="bookwire.deliver_event", base=BookwireTask, subject=HAND_OFF)
 def deliver_event(booking_id: int) -> str:
     """``bookwire.hand_off`` under its name before the rename, for messages already queued."""
-    return str(hand_off.run(booking_id))
+    return str(hand_off_event.run(booking_id))

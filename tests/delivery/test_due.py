@@ -114,7 +114,7 @@ def test_a_hand_off_queued_under_either_task_name_hands_the_album_link_off_once(
     monkeypatch.setattr(runtime_module, "_current", runtime)  # what the task uses
     due = datetime(2026, 7, 16, 3, 0, tzinfo=UTC)  # 02:00Z end + 60 min
     task = tasks.app.tasks[name]
-    assert task.subject is tasks.HAND_OFF and task.throws == tasks.hand_off.throws
+    assert task.subject is tasks.HAND_OFF and task.throws == tasks.hand_off_event.throws
     with freeze_time(due, tick=True, real_asyncio=True, ignore=IGNORE):
         assert schedule.queue_due(runtime, now=due) == [booking_id]
         assert task(booking_id) == "delivered"

@@ -32,13 +32,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from integrations.booking import BookingMessage
 from integrations.errors import SignatureError
+
+if TYPE_CHECKING:  # subscriptions imports ParseContext from here
+    from integrations.subscriptions import Subscription
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,9 @@ class Source:
     check_secret: Callable[[str], str | None] | None = None  # a reason the secret is unusable
     # the messages' updated_at is when bookwire read the booking (the vendor keeps none)
     observed_updated_at: bool = False
+    # the webhook subscriptions the tenant's API token can see (source health), where the
+    # vendor has an API for it
+    subscriptions: Callable[[ParseContext], list[Subscription]] | None = None
 
     @property
     def deferred(self) -> bool:

@@ -44,17 +44,9 @@ def state_of(subscriptions: Sequence[Subscription], *, source: str, tenant: str)
     return ACTIVE if all(s.active for s in chosen) else DISABLED
 
 
-def callback_path(url: str) -> str:
-    return urlsplit(url).path
-
-
-# slug -> read(context) -> the subscriptions the tenant's credentials can see
+# read(context) -> the subscriptions the tenant's credentials can see (``Source.subscriptions``)
 Reader = Callable[[ParseContext], list[Subscription]]
 
 
-def readers() -> dict[str, Reader]:
-    """The sources whose subscription state can be read (imported late: clients import us)."""
-    from integrations.calendly.client import subscriptions as calendly
-    from integrations.pipedrive.client import subscriptions as pipedrive
-
-    return {"calendly": calendly, "pipedrive": pipedrive}
+def callback_path(url: str) -> str:
+    return urlsplit(url).path

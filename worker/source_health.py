@@ -33,9 +33,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.tenants import SourceConfig
+from integrations import registry
 from integrations.errors import BookwireError
-from integrations.subscriptions import DISABLED, state_of
-from integrations.subscriptions import readers as subscription_readers
+from integrations.subscriptions import DISABLED, Reader, state_of
 from worker.backfill import backfill
 from worker.runtime import Runtime
 from worker.store.models import Delivery, Failure
@@ -102,14 +102,18 @@ def watched(rt: Runtime) -> Iterator[tuple[str, str, SourceConfig]]:
     """Every tenant's source with an expectation or a subscription API."""
     for tenant_id, tenant in sorted(rt.tenants.tenants.items()):
         for slug, source in sorted(tenant.sources.items()):
-            if source.expected_silence_seconds is not None or _readable(slug, source):
+            if source.expected_silence_seconds is not None or _reader(slug, source):
                 yield tenant_id, slug, source
 
 
-def _readable(slug: str, source: SourceConfig) -> bool:
-    """Whether the subscription can be read: the vendor has an API for it and the tenant gave
-    the API token both readers need (a webhook-only tenant is not asked every check)."""
-    return slug in subscription_readers() and "api_token" in source.credentials
+def _reader(slug: str, source: SourceConfig) -> Reader | None:
+    """How to read the subscription, if it can be read: the vendor has an API for it and the
+    tenant gave the API token both readers need (a webhook-only tenant is not asked every
+    check)."""
+    connector = registry.connector(slug)
+    if connector is None or "api_token" not in source.credentials:
+        return None
+    return connector.subscriptions
 
 
 def judge(rt: Runtime, *, now: datetime, read_subscriptions: bool = True) -> list[Verdict]:
@@ -119,8 +123,9 @@ def judge(rt: Runtime, *, now: datetime, read_subscriptions: bool = True) -> lis
     verdicts = []
     for tenant, slug, source in watched(rt):
         subscription = None
-        if read_subscriptions and _readable(slug, source):
-            subscription = _subscription(rt, tenant, slug, now=now)
+        read = _reader(slug, source) if read_subscriptions else None
+        if read is not None:
+            subscription = _subscription(rt, tenant, slug, read, now=now)
         verdicts.append(
             Verdict(
                 tenant=tenant,
@@ -188,7 +193,7 @@ def lines(rt: Runtime, *, now: datetime) -> list[str]:
     for verdict in judge(rt, now=now, read_subscriptions=False):
         last = stored.get((verdict.tenant, verdict.source), {})
         config = rt.tenants.tenants[verdict.tenant].sources[verdict.source]
-        readable = _readable(verdict.source, config)
+        readable = _reader(verdict.source, config) is not None
         subscription = last.get("subscription") or ("not checked yet" if readable else "n/a")
         judged = replace(verdict, subscription=last.get("subscription"))
         seen = "never"
@@ -224,10 +229,10 @@ def _close_gap(rt: Runtime, verdict: Verdict, *, now: datetime) -> str:
     )
 
 
-def _subscription(rt: Runtime, tenant: str, source: str, *, now: datetime) -> str:
+def _subscription(rt: Runtime, tenant: str, source: str, read: Reader, *, now: datetime) -> str:
     try:
         context = rt.parse_context(tenant, source, now=now, with_http=True)
-        found = subscription_readers()[source](context)
+        found = read(context)
     except BookwireError as exc:
         log.warning(
             "subscription state not read",

@@ -20,4 +20,5 @@ SOURCE = Source(
     # so one bad booking cannot switch off the tenant's whole feed.
     quarantine_status=202,
     backfill=client.backfill,
+    subscriptions=client.subscriptions,
 )

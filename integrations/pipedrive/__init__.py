@@ -22,4 +22,5 @@ SOURCE = Source(
     quarantine_status=202,
     backfill=client.backfill,
     check_secret=webhook.check_secret,
+    subscriptions=client.subscriptions,
 )

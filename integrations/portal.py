@@ -16,7 +16,7 @@ import hashlib
 import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -51,7 +51,7 @@ class PortalMessage:
 class PortalReceipt:
     """What the portal did: ``delivered``, or ``skipped`` with the reason (nothing to send)."""
 
-    outcome: str  # delivered | skipped
+    outcome: Literal["delivered", "skipped"]
     reason: str | None = None
 
 

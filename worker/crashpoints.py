@@ -9,7 +9,8 @@ points in order::
     before-outcome-commit  the outside system answered, the outcome not yet committed
     before-ack             the outcome is committed, the broker message not yet acknowledged
 
-``BOOKWIRE_CRASH_AT`` names one or more points (comma-separated); ``BOOKWIRE_CRASH_ONCE`` names a
+``BOOKWIRE_CRASH_AT`` names one or more points (comma-separated; ``point#N``: the N-th time this
+process reaches it, e.g. the second round of a sync); ``BOOKWIRE_CRASH_ONCE`` names a
 marker file that the first kill creates, so a restarted process runs through. Unset (always, in
 production) ``reach`` is a dictionary look-up.
 """
@@ -20,12 +21,16 @@ import os
 import signal
 
 POINTS = ("before-intent-commit", "before-call", "before-outcome-commit", "before-ack")
+_reached: dict[str, int] = {}
 
 
 def reach(point: str) -> None:
     """Die here if the test asked for it."""
     wanted = os.environ.get("BOOKWIRE_CRASH_AT")
-    if not wanted or point not in wanted.split(","):
+    if not wanted:
+        return
+    _reached[point] = _reached.get(point, 0) + 1
+    if point not in wanted.split(",") and f"{point}#{_reached[point]}" not in wanted.split(","):
         return
     marker = os.environ.get("BOOKWIRE_CRASH_ONCE")
     if marker:

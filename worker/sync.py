@@ -31,7 +31,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, Connection, Executable, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, Executable, bindparam, case, select, update
 
 from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
@@ -460,11 +460,17 @@ _OPEN_FAILURES = (
     .where(FAILURES.c.booking_id.in_(_IDS), FAILURES.c.resolved_at.is_(None))
     .distinct()
 )
+# A newer version may have landed while the round was on the platform: the booking then stays
+# ``pending`` (the relay's net, should this worker die before its next round), never ``synced``.
 _MARK_SYNCED = (
     update(BOOKINGS)
     .where(BOOKINGS.c.id == bindparam("b_id"), BOOKINGS.c.applied_version < bindparam("b_version"))
     .values(
-        applied_version=bindparam("b_version"), state="synced", updated_at=bindparam("b_updated_at")
+        applied_version=bindparam("b_version"),
+        state=case(
+            (BOOKINGS.c.version == bindparam("b_version"), "synced"), else_=BOOKINGS.c.state
+        ),
+        updated_at=bindparam("b_updated_at"),
     )
 )
 

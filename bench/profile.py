@@ -49,7 +49,7 @@ COMPONENTS = (
     ("ssl.py", "sockets"),
 )
 ROOT = str(Path(__file__).resolve().parent.parent) + "/"
-# py-spy names files relative to sys.path (``worker/sync.py``, ``celery/worker/…``)
+# py-spy names files relative to sys.path (``worker/sync/bookings.py``, ``celery/worker/…``)
 OWN = tuple(
     prefix + package + "/"
     for prefix in ("", ROOT)

@@ -125,7 +125,7 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_config()
         if self.config.redis_url is None:
-            from worker.embedded import start_valkey
+            from worker.process.embedded import start_valkey
 
             self._valkey = start_valkey(self.settings)
         migrate = subprocess.run(

@@ -182,7 +182,7 @@ class BrandOverride(BrandConfig):
 
 
 class PortalConfig(_Strict):
-    """Where the album link (or attendance) goes once the event has ended (docs/delivery.md).
+    """Where the album link (or attendance) goes once the event has ended (docs/handoff.md).
 
     ``kind`` is a portal slug (``webhook``, ``hubspot``, ``pipedrive``); ``url`` is the portal
     webhook's endpoint; ``grace_minutes`` is how long after the event's end it is delivered

@@ -38,7 +38,7 @@ PLATFORMS: dict[str, PlatformFactory] = {
     "guestmedia": GuestMediaPlatform,
 }
 
-# portal.kind -> where the album link / attendance goes when the event ends (docs/delivery.md)
+# portal.kind -> where the album link / attendance goes when the event ends (docs/handoff.md)
 PORTALS: dict[str, PortalFactory] = {
     "webhook": WebhookPortal,
     "hubspot": HubSpotPortal,

@@ -97,7 +97,7 @@ def _portal(shown: str, where: str, portal: PortalConfig) -> list[ConfigProblem]
             with httpx.Client() as http:
                 factory(portal, http)
         except ConfigurationError as exc:
-            problems.append(ConfigProblem(shown, where, str(exc), "see docs/delivery.md"))
+            problems.append(ConfigProblem(shown, where, str(exc), "see docs/handoff.md"))
     return problems
 
 

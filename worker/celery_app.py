@@ -11,7 +11,8 @@
 - Task events on: Flower shows what ran and what failed, with ``argsrepr`` ids only. The
   publisher's ``task-sent`` event is off: it cost the ingress a second broker round trip per
   publish, and Flower lists a task from the worker's ``task-received`` on.
-- ``worker.observe`` hooks Celery's signals: our log format, task metrics, a metrics server.
+- ``worker.telemetry.observe`` hooks Celery's signals: our log format, task metrics, a metrics
+  server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from celery import Celery
 
 from config.settings import Settings
-from worker import observe  # noqa: F401 - connects the signal handlers
+from worker.telemetry import observe  # noqa: F401 - connects the signal handlers
 
 QUEUE = "bookwire"
 
@@ -51,7 +52,7 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "bookwire.check_outcomes",
                 "schedule": settings.outcome_check_interval,
             },
-            "sweep-ended-events": {  # hand-offs to portals due now (docs/delivery.md)
+            "sweep-ended-events": {  # hand-offs to portals due now (docs/handoff.md)
                 "task": "bookwire.sweep_ended_events",
                 "schedule": settings.portal_sweep_interval,
             },

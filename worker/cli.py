@@ -221,7 +221,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd_connect,
         "Register a source's webhook subscription for a tenant and check a delivery arrives.",
     )
-    from worker.connect import add_arguments as connect_arguments
+    from worker.intake.connect import add_arguments as connect_arguments
 
     connect_arguments(connect)
     bench = add(
@@ -274,7 +274,7 @@ def _failure_filters(cmd: argparse.ArgumentParser) -> None:
 def _runtime(*, schema: bool = True) -> Runtime:
     """This process's runtime from the environment; refuses (``SchemaNotCurrent``) to go on
     with a database whose schema is not at head unless ``schema`` is False."""
-    from worker.demo import ensure_demo
+    from worker.process.demo import ensure_demo
     from worker.runtime import Runtime, install
     from worker.store.migrate import require_current
 
@@ -297,7 +297,7 @@ def _refuse_outdated() -> Settings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from worker.up import run
+    from worker.process.up import run
 
     return run(load_settings())
 
@@ -305,8 +305,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_ingress(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from worker.ingress import create_app
-    from worker.logs import configure
+    from worker.ingress.app import create_app
+    from worker.telemetry.logs import configure
 
     rt = _runtime()
     rt.tenants  # noqa: B018 - fail at start on broken config
@@ -316,7 +316,7 @@ def cmd_ingress(args: argparse.Namespace) -> int:
         host=rt.settings.ingress_host,
         port=rt.settings.ingress_port,
         log_level="warning",
-        log_config=None,  # ours (worker.logs): JSON lines when BOOKWIRE_LOG_JSON=true
+        log_config=None,  # ours (worker.telemetry.logs): JSON lines when BOOKWIRE_LOG_JSON=true
         access_log=False,
     )
     return 0
@@ -329,7 +329,7 @@ def _celery(*argv: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.supervise import supervise
+    from worker.process.supervise import supervise
 
     settings = _refuse_outdated()
     concurrency = args.concurrency or settings.worker_concurrency
@@ -387,7 +387,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sandbox.app import create_app, keys_from_env
-    from worker.demo import sandbox_keys
+    from worker.process.demo import sandbox_keys
 
     rt = _runtime(schema=False)
     settings = rt.settings
@@ -437,7 +437,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from worker.api import publish_booking
+    from worker.intake.api import publish_booking
 
     rt = _runtime()
     receipt = publish_booking(rt, tenant=args.tenant, booking=args.file.read_bytes())
@@ -486,7 +486,7 @@ def cmd_send_example(args: argparse.Namespace) -> int:
     import httpx
 
     from integrations.generic.webhook import sign
-    from worker.demo import demo_secrets
+    from worker.process.demo import demo_secrets
 
     settings = load_settings()
     secrets_file = settings.resolved_secrets_file
@@ -512,11 +512,11 @@ def cmd_send_example(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from worker.status import drift_lines, find_bookings, timeline
+    from worker.ops.status import drift_lines, find_bookings, timeline
 
     rt = _runtime()
     if args.sources:
-        from worker.source_health import lines
+        from worker.intake.source_health import lines
 
         print("\n".join(lines(rt, now=datetime.now(UTC))) or "no source has an expectation")
         return 0
@@ -546,7 +546,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from integrations.errors import BookwireError
-    from worker.backfill import backfill
+    from worker.intake.backfill import backfill
 
     rt = _runtime()
     try:
@@ -566,14 +566,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from worker.operate import run_replay
+    from worker.ops.replay import run_replay
 
     return run_replay(_runtime(), args)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from worker.failures import parse_since
-    from worker.reconcile import reconcile, render
+    from worker.records.failures import parse_since
+    from worker.sync.reconcile import reconcile, render
 
     now = datetime.now(UTC)
     try:
@@ -595,13 +595,13 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_failures(args: argparse.Namespace) -> int:
-    from worker.operate import list_failures
+    from worker.ops.replay import list_failures
 
     return list_failures(_runtime(), args)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from worker.erase import EMAIL, erase
+    from worker.privacy.erase import EMAIL, erase
 
     if not EMAIL.match(args.email.strip()):  # never echo the address back
         print("--email: not an email address", file=sys.stderr)
@@ -619,7 +619,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from worker.preview import PreviewRefused, preview, render
+    from worker.intake.preview import PreviewRefused, preview, render
 
     rt = _runtime(schema=False)  # reads no table: the database is never opened
     try:
@@ -643,7 +643,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from worker.connect import run
+    from worker.intake.connect import run
 
     return run(_runtime(schema=False), args)
 

@@ -36,7 +36,7 @@ from sqlalchemy.exc import OperationalError
 
 from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
 from worker import crashpoints, poison, runtime
-from worker.failures import GaveUp, open_failure
+from worker.records.failures import GaveUp, open_failure
 
 log = logging.getLogger(__name__)
 TRANSIENT = (TransientError, OperationalError, redis.exceptions.ConnectionError)

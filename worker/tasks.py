@@ -11,21 +11,22 @@ from datetime import UTC, datetime
 
 from celery import Task
 
-from worker import batches, intake, outcomes, relay, runtime, sync
+from worker import runtime
 from worker.celery_app import app
-from worker.portal import deliver as portal_deliver
-from worker.portal import schedule as portal_schedule
-from worker.reconcile import sweep as reconcile_sweep
+from worker.handoff import hand_off, schedule
+from worker.intake import deferred
+from worker.ops import outcomes
 from worker.retry import PERMANENT, BookwireTask, Subject
+from worker.sync import batches, relay
+from worker.sync import bookings as sync
+from worker.sync.reconcile import sweep as reconcile_sweep
 
 SYNC = Subject(kind="booking", give_up=sync.fail, stage="sync", poison=True)
 FETCH = Subject(
-    kind="delivery", give_up=intake.give_up, stage="fetch", permanent=(*PERMANENT, LookupError)
+    kind="delivery", give_up=deferred.give_up, stage="fetch", permanent=(*PERMANENT, LookupError)
 )
 # a permanent error has already marked the hand-off failed, with its failure record
-HAND_OFF = Subject(
-    kind="booking", give_up=portal_deliver.give_up, stage=None, give_up_on_permanent=False
-)
+HAND_OFF = Subject(kind="booking", give_up=hand_off.give_up, stage=None, give_up_on_permanent=False)
 
 
 @app.task(name="bookwire.sync_booking", base=BookwireTask, subject=SYNC)
@@ -36,7 +37,7 @@ def sync_booking(booking_id: int) -> str:
 
 @app.task(name="bookwire.sync_bookings", base=BookwireTask, bind=True)
 def sync_bookings(self: Task, booking_ids: list[int]) -> str:
-    """Sync bookings published together; the failed ones go on alone (``worker.batches``)."""
+    """Sync bookings published together; the failed ones go on alone (``worker.sync.batches``)."""
     return batches.sync_batch(
         runtime.current(),
         booking_ids,
@@ -49,7 +50,7 @@ def sync_bookings(self: Task, booking_ids: list[int]) -> str:
 @app.task(name="bookwire.ingest_delivery", base=BookwireTask, subject=FETCH)
 def ingest_delivery(delivery_id: int) -> str:
     """Parse a thin vendor delivery with API look-ups, then queue its bookings' syncs."""
-    receipt = intake.ingest(runtime.current(), delivery_id, now=datetime.now(UTC))
+    receipt = deferred.ingest(runtime.current(), delivery_id, now=datetime.now(UTC))
     return receipt.outcome if receipt else "already settled"
 
 
@@ -68,7 +69,7 @@ def check_outcomes() -> int:
 @app.task(name="bookwire.sweep_ended_events")
 def sweep_ended_events() -> int:
     """Queue the portal delivery of every event that ended a grace period ago (no ETAs)."""
-    return portal_schedule.sweep(runtime.current(), now=datetime.now(UTC))
+    return schedule.sweep(runtime.current(), now=datetime.now(UTC))
 
 
 @app.task(name="bookwire.reconcile")
@@ -82,7 +83,7 @@ def reconcile_platforms() -> int:
 def check_sources() -> int:
     """Source health: a source silent longer than expected or whose vendor disabled the
     subscription gets a ``source`` failure record and gauges, and its gap backfilled."""
-    from worker.source_health import sweep
+    from worker.intake.source_health import sweep
 
     return sweep(runtime.current(), now=datetime.now(UTC))
 
@@ -90,8 +91,8 @@ def check_sources() -> int:
 @app.task(name="bookwire.purge_expired")
 def purge_expired() -> int:
     """Retention: purge the personal data of bookings whose event ended
-    ``retention_days`` ago (``worker.retention``); returns the bookings anonymised."""
-    from worker.retention import purge
+    ``retention_days`` ago (``worker.privacy.retention``); returns the bookings anonymised."""
+    from worker.privacy.retention import purge
 
     return purge(runtime.current(), now=datetime.now(UTC)).bookings
 
@@ -99,7 +100,7 @@ def purge_expired() -> int:
 @app.task(name="bookwire.hand_off", base=BookwireTask, subject=HAND_OFF)
 def hand_off_event(booking_id: int) -> str:
     """Hand the booking's ended event's album link (or attendance) to its portal, once."""
-    return portal_deliver.deliver(runtime.current(), booking_id, now=datetime.now(UTC))
+    return hand_off.hand_off(runtime.current(), booking_id, now=datetime.now(UTC))
 
 
 @app.task(name="bookwire.deliver_event", base=BookwireTask, subject=HAND_OFF)

@@ -1,6 +1,6 @@
 """The JSON the portal webhook sends (``event.ended``), and its options.
 
-The models are the contract a client's portal codes against (docs/delivery.md shows an
+The models are the contract a client's portal codes against (docs/handoff.md shows an
 example); ``EventEnded.model_validate_json`` reads one back, as the portal stub does.
 """
 

@@ -22,7 +22,7 @@ from tests.support import (
     signed,
     tenants_toml,
 )
-from worker.ingress import create_app
+from worker.ingress.app import create_app
 from worker.runtime import Runtime
 from worker.store.migrate import migrate
 

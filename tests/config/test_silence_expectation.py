@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from config.tenants import SourceConfig
-from worker.source_health import Verdict
+from worker.intake.source_health import Verdict
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 VALID = re.compile(r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$")

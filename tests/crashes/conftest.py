@@ -17,12 +17,7 @@ from multiprocessing.context import ForkServerContext
 import pytest
 
 from tests.conftest import settings_env
-from tests.delivery.conftest import (  # noqa: F401  (fixtures)
-    pg_runtime,
-    portal,
-    secrets_file,
-    tenants_file,
-)
+from tests.worker.handoff.conftest import pg_runtime, portal, secrets_file, tenants_file  # noqa: F401  (fixtures)
 from worker.runtime import Runtime
 
 _context: ForkServerContext | None = None
@@ -32,7 +27,7 @@ def _fork_server() -> ForkServerContext:
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["tests.crashes.conftest", "worker.sync"])
+        _context.set_forkserver_preload(["tests.crashes.conftest", "worker.sync.bookings"])
     return _context
 
 
@@ -41,13 +36,14 @@ def _effect(env: dict[str, str], point: str, effect: str, booking_id: int, now: 
     os.environ.update(env)
     os.environ["BOOKWIRE_CRASH_AT"] = point
     from config.settings import Settings
-    from worker import crashpoints, sync
-    from worker.portal import deliver
+    from worker import crashpoints
+    from worker.handoff.hand_off import hand_off
+    from worker.sync import bookings as sync
 
     rt = Runtime(Settings())
     at = datetime.fromisoformat(now)
     if effect == "hand-off":
-        deliver.deliver(rt, booking_id, now=at)
+        hand_off(rt, booking_id, now=at)
     else:
         sync.sync_booking(rt, booking_id, now=at)
     crashpoints.reach("before-ack")  # the task's last step: the broker ack follows

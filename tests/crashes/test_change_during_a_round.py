@@ -13,9 +13,10 @@ import httpx
 from tests.crashes.conftest import die_at
 from tests.crashes.test_sync_crash_points import MOVED, assert_platform_holds, publish, reference_of
 from tests.support import ServerThread
-from worker import relay, sync
 from worker.runtime import Runtime
 from worker.store.models import Booking, SyncIntent
+from worker.sync import bookings as sync
+from worker.sync import relay
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

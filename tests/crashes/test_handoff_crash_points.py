@@ -2,7 +2,7 @@
 handed each event end's deliverable under exactly one key, and the event's final end is
 handed over exactly once.
 
-The claim is the hand-off's write-ahead intent (``worker.portal.deliver``); a claim whose
+The claim is the hand-off's write-ahead intent (``worker.handoff.hand_off``); a claim whose
 outcome never committed is sent again, with the same key, once its lease has run out.
 """
 
@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from tests.crashes.conftest import die_at
-from tests.delivery.conftest import book, change, received
 from tests.support import ServerThread
+from tests.worker.handoff.conftest import book, change, received
 from worker.crashpoints import POINTS
-from worker.portal import deliver, schedule
+from worker.handoff import schedule
+from worker.handoff.hand_off import hand_off
 from worker.runtime import Runtime
 
 SYNCED = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -47,7 +48,7 @@ def restart(runtime: Runtime, booking_id: int) -> None:
     """The restarted worker: a redelivered task, then the beat's sweeps as time goes on."""
     for now in (LEASE_OVER, LEASE_OVER, MOVED_DUE + timedelta(minutes=5)):
         schedule.queue_due(runtime, now=now)
-        deliver.deliver(runtime, booking_id, now=now)
+        hand_off(runtime, booking_id, now=now)
 
 
 def handed(portal: ServerThread, name: str) -> dict[str, set[str]]:

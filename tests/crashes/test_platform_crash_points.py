@@ -28,8 +28,8 @@ from tests.crashes.test_sync_crash_points import (
 from tests.integrations.gatsby.conftest import EVENTS, ORG
 from tests.integrations.platforms import tenant_toml
 from tests.support import GATSBY_TOKEN, GUESTMEDIA_KEY, ServerThread, booking
-from worker.api import publish_booking
 from worker.crashpoints import POINTS
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
 
 FOLLOW_UPS = ("none", "reschedule", "cancel", "re-confirm")

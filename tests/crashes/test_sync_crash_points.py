@@ -21,11 +21,11 @@ from integrations.booking import BookingMessage, booking_reference
 from integrations.gomry.client import reference_line
 from tests.crashes.conftest import die_at
 from tests.support import GOMRY_KEY, ServerThread, booking, gomry_events
-from worker import sync
-from worker.api import publish_booking
 from worker.crashpoints import POINTS
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.models import Booking
+from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 FIRST = {"start": "2026-07-15T18:00:00-04:00", "end": "2026-07-15T22:00:00-04:00"}

@@ -21,11 +21,11 @@ from integrations.calendly import webhook as calendly
 from integrations.pipedrive import webhook as pipedrive
 from tests.integrations.pipedrive.keys import OPTIONS
 from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
-from worker import intake
-from worker.ingress import create_app
+from worker.ingress.app import create_app
+from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Booking
-from worker.sync import sync_booking
+from worker.sync.bookings import sync_booking
 
 CALENDLY_KEY = "calendly-e2e-signing-key"
 CALCOM_SECRET = "calcom-e2e-webhook-secret"
@@ -211,7 +211,7 @@ def test_pipedrive_won_deal_edit_and_loss_keep_one_event(
             ingress, "pipedrive", body, {"authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR)}
         )
         assert (answer.status_code, answer.json()["outcome"]) == (202, "received")
-        receipt = intake.ingest(runtime, answer.json()["inbox_id"], now=datetime.now(UTC))
+        receipt = deferred.ingest(runtime, answer.json()["inbox_id"], now=datetime.now(UTC))
         assert receipt is not None and receipt.outcome == "accepted"
         return sync(runtime, "pipedrive", "4711")
 

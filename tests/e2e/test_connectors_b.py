@@ -1,7 +1,7 @@
 """End to end for the thin-webhook connectors (HubSpot, Acuity, Square).
 
 A signed webhook reaches the real ingress over HTTP, the worker-side parse fetches the rest
-from the vendor stub (``intake.ingest``), and the sync makes the event on the sandbox platform:
+from the vendor stub (``deferred.ingest``), and the sync makes the event on the sandbox platform:
 booked, then rescheduled (the same event moves), then cancelled.
 """
 
@@ -28,10 +28,11 @@ from tests.vendor_support import (
     vendor_secrets_env,
     vendor_tenants_toml,
 )
-from worker import intake, sync
-from worker.ingress import create_app
+from worker.ingress.app import create_app
+from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Delivery
+from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
 
@@ -73,7 +74,7 @@ def deliver(
     answer = httpx.post(url, content=body, headers=headers(body, url), timeout=10)
     assert answer.status_code == 202, answer.text
     assert answer.json()["outcome"] == "received"
-    receipt = intake.ingest(runtime, answer.json()["inbox_id"], now=now)
+    receipt = deferred.ingest(runtime, answer.json()["inbox_id"], now=now)
     assert receipt is not None and receipt.outcome == "accepted", receipt
     [booking_id] = receipt.bookings
     outcome = sync.sync_booking(runtime, booking_id, now=now).outcome

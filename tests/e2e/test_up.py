@@ -22,7 +22,7 @@ from tests.support import (
     tenants_toml,
     wait_for,
 )
-from worker.demo import demo_secrets
+from worker.process.demo import demo_secrets
 
 pytestmark = pytest.mark.slow
 

@@ -29,10 +29,11 @@ from tests.vendor_support import (
     vendor_secrets_env,
     vendor_tenants_toml,
 )
-from worker import intake, sync
-from worker.ingress import create_app
+from worker.ingress.app import create_app
+from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Booking
+from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
 PIPEDRIVE_PAIR = "bookwire:pipedrive-fidelity-pässword"
@@ -109,7 +110,7 @@ def settle(runtime: Runtime, answer: httpx.Response) -> list[int]:
             ).all()
         return list(ids)
     assert answer.json()["outcome"] == "received"
-    receipt = intake.ingest(runtime, answer.json()["inbox_id"], now=NOW)
+    receipt = deferred.ingest(runtime, answer.json()["inbox_id"], now=NOW)
     assert receipt is not None and receipt.outcome == "accepted", receipt
     return list(receipt.bookings)
 

@@ -27,7 +27,7 @@ from tests.support import (
     wait_for,
     worker_argv,
 )
-from worker.ingress import create_app
+from worker.ingress.app import create_app
 from worker.runtime import Runtime
 from worker.store.models import Booking
 

@@ -22,10 +22,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from integrations.errors import TransientError
 from tests.support import ServerThread, gomry_events
-from worker import sync
-from worker.api import publish_booking
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.models import Booking
+from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 BASE = datetime(2026, 8, 1, 16, 0, tzinfo=UTC)

@@ -16,9 +16,9 @@ from integrations.booking import BookingMessage
 from integrations.errors import TransientError
 from integrations.platform import EventSpec, PlatformContext, event_spec
 from tests.support import ServerThread, booking, secrets_env
-from worker import sync
-from worker.api import publish_booking
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
+from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 CREDENTIALS = {

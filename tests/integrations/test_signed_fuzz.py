@@ -45,8 +45,8 @@ from tests.vendor_support import (
     vendor_secrets_env,
     vendor_tenants_toml,
 )
-from worker import intake
-from worker.ingress import create_app
+from worker.ingress.app import create_app
+from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Delivery
 
@@ -337,7 +337,7 @@ def test_signed_input_is_stored_or_refused_with_a_reason_never_a_5xx(
         if delivery is not None and delivery.status == "received":
             # a thin webhook: the worker's parse must settle it or fail as ours, too
             with contextlib.suppress(BookwireError):  # retried, or a failure record
-                intake.ingest(runtime, delivery.id, now=datetime.now(UTC))
+                deferred.ingest(runtime, delivery.id, now=datetime.now(UTC))
 
     fuzz()
     assert [r.getMessage() for r in crashes] == []

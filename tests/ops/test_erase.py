@@ -23,9 +23,8 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from tests.support import ServerThread, booking, gomry_events, signed
-from worker import sync
-from worker.api import publish_booking
-from worker.ingress import create_app
+from worker.ingress.app import create_app
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.models import (
     AttemptRow,
@@ -35,6 +34,7 @@ from worker.store.models import (
     Failure,
     SyncIntent,
 )
+from worker.sync import bookings as sync
 
 Cli = Callable[..., tuple[int, str]]
 

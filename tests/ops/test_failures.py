@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 from config.settings import Settings
 from tests.ops.conftest import CANARY_KEY, json_lines
 from tests.support import ServerThread, booking, gomry_events
-from worker import failures, outcomes, sync, tasks
-from worker.api import publish_booking
+from worker import tasks
 from worker.celery_app import create_celery
-from worker.failures import GaveUp
+from worker.intake.api import publish_booking
+from worker.ops import outcomes
+from worker.records import failures
+from worker.records.failures import GaveUp
 from worker.runtime import Runtime
 from worker.store.models import Booking
+from worker.sync import bookings as sync
 
 Cli = Callable[..., tuple[int, str]]
 

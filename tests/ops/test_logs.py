@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker import observe
-from worker.failures import GaveUp
-from worker.logs import JsonFormatter, TextFormatter, log_context
-from worker.metrics import TASK_OUTCOMES
+from worker.records.failures import GaveUp
+from worker.telemetry import observe
+from worker.telemetry.logs import JsonFormatter, TextFormatter, log_context
+from worker.telemetry.metrics import TASK_OUTCOMES
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:
-    rec = logging.LogRecord("worker.sync", logging.INFO, __file__, 1, message, (), None)
+    rec = logging.LogRecord("worker.sync.bookings", logging.INFO, __file__, 1, message, (), None)
     for key, value in extra.items():
         setattr(rec, key, value)
     return rec

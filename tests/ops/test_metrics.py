@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings
 from tests.support import ServerThread, booking, signed
-from worker.ingress import create_app
+from worker.ingress.app import create_app
 from worker.runtime import Runtime
 
 

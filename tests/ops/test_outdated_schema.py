@@ -15,7 +15,7 @@ from tests.conftest import settings_env
 from tests.support import ServerThread
 from worker import runtime as runtime_module
 from worker.cli import main
-from worker.ingress import create_app
+from worker.ingress.app import create_app
 from worker.runtime import Runtime
 from worker.store.db import Store
 from worker.store.migrate import alembic_config, head

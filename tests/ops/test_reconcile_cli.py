@@ -12,10 +12,10 @@ import pytest
 from config.settings import Settings
 from tests.integrations.platforms import submit
 from tests.support import ServerThread
-from worker import sync
 from worker.celery_app import create_celery
 from worker.runtime import Runtime
 from worker.store.models import EventLink
+from worker.sync import bookings as sync
 from worker.tasks import reconcile_platforms
 
 Cli = Callable[..., tuple[int, str]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.tenants import load_tenants
-from worker.demo import sandbox_keys
+from worker.process.demo import sandbox_keys
 
 SANDBOX = "http://127.0.0.1:8711"
 

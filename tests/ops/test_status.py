@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tests.support import ServerThread, booking
-from worker import sync
-from worker.api import publish_booking
+from worker.intake.api import publish_booking
 from worker.runtime import Runtime
+from worker.sync import bookings as sync
 
 Cli = Callable[..., tuple[int, str]]
 

@@ -13,7 +13,7 @@ import pytest
 from integrations import calcom, calendly
 from integrations.connector import WebhookRequest
 from tests.support import FIXTURES, ServerThread, secrets_env, tenants_toml
-from worker import intake
+from worker.intake import record as intake
 from worker.runtime import Runtime
 
 Cli = Callable[..., tuple[int, str]]

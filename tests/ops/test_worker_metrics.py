@@ -13,14 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings
 from tests.conftest import settings_env
-from tests.delivery.conftest import (  # noqa: F401 - fixtures: tenants with portals
-    book,
-    deliveries,
-    portal,
-    received,
-    secrets_file,
-    tenants_file,
-)
 from tests.support import (
     Process,
     ServerThread,
@@ -31,11 +23,19 @@ from tests.support import (
     wait_for,
     worker_argv,
 )
-from worker.api import publish_booking
-from worker.metrics import PORTAL_RESULTS, TASK_OUTCOMES
-from worker.portal import schedule
+from tests.worker.handoff.conftest import (  # noqa: F401 - fixtures: tenants with portals
+    book,
+    deliveries,
+    portal,
+    received,
+    secrets_file,
+    tenants_file,
+)
+from worker.handoff import schedule
+from worker.intake.api import publish_booking
 from worker.publish import send_bookings
 from worker.runtime import Runtime
+from worker.telemetry.metrics import PORTAL_RESULTS, TASK_OUTCOMES
 
 START, END = "2030-07-15T18:00:00-04:00", "2030-07-15T22:00:00-04:00"
 ENDS = datetime(2030, 7, 16, 2, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from tests.support import ServerThread, booking, gomry_events
 from worker import poison
 from worker import runtime as runtime_module
-from worker.api import publish_booking
-from worker.failures import GaveUp
+from worker.intake.api import publish_booking
+from worker.records.failures import GaveUp
 from worker.runtime import Runtime
 from worker.store.models import Booking, Failure
 from worker.tasks import sync_booking

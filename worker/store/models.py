@@ -219,7 +219,7 @@ class HandOff(Base):
 
 
 class SyncIntent(Base):
-    """One effect on a booking's platform event, written before the call (``worker.intents``).
+    """One effect on a booking's platform event, written before the call (``worker.sync.intents``).
 
     ``operation``: create | update | cancel. ``finished_at`` NULL = ambiguous: the worker died
     (or the call timed out) between committing the intent and committing its outcome. A create
@@ -242,7 +242,8 @@ class SyncIntent(Base):
 
 
 class AuditRecord(Base):
-    """One erasure, retention purge, replay or reload (``worker.audit``): counts, no people."""
+    """One erasure, retention purge, replay or reload (``worker.privacy.audit``): counts, no
+    people."""
 
     __tablename__ = "audit_log"
 

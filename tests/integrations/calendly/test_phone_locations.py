@@ -20,7 +20,7 @@ from integrations.connector import ParseContext, WebhookRequest
 from integrations.mapping import phone_call
 from tests.integrations.platforms import converge
 from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
-from worker import intake
+from worker.intake import record as intake
 from worker.runtime import Runtime
 
 CONTEXT = ParseContext(tenant="acme", source="calendly", options=Options())

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from integrations.calendly import SOURCE
 from integrations.connector import WebhookRequest
 from tests.support import FIXTURES, ServerThread, secrets_env, tenants_toml
-from worker import intake
+from worker.intake import record as intake
 from worker.runtime import Runtime
 from worker.store.models import Booking, BookingAlias
 

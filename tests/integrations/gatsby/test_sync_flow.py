@@ -1,4 +1,4 @@
-"""confirmed → rescheduled (another day's event) → cancelled on Gatsby through worker.sync,
+"""confirmed → rescheduled (another day's event) → cancelled on Gatsby through worker.sync.bookings,
 with every fault knob on. Pass condition: each person once per guest list, in the right RSVP,
 the link pointing at the latest target with the people's ids."""
 

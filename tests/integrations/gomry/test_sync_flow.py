@@ -1,4 +1,5 @@
-"""confirmed → rescheduled → cancelled through worker.sync on Gomry, with every fault knob on.
+"""confirmed → rescheduled → cancelled through worker.sync.bookings on Gomry, with every fault knob
+on.
 
 Pass condition: one event, in the booking's latest state, one ticket for the customer.
 """

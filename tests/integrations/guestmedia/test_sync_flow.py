@@ -1,4 +1,4 @@
-"""confirmed → rescheduled → cancelled on a guest-media provider through worker.sync, with
+"""confirmed → rescheduled → cancelled on a guest-media provider through worker.sync.bookings, with
 every fault knob on; then the album link of an event that has ended."""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The ingress wing: verify, record (inbox), publish after commit, answer."""

@@ -1,0 +1,553 @@
+"""``bookwire connect SOURCE --tenant T --url PUBLIC_BASE_URL``: onboard a client's source.
+
+Where the vendor has an API for it (``integrations.<vendor>.client``), register the webhook
+subscription for the events the connector reads at ``<PUBLIC_BASE_URL>/webhooks/<source>/<T>``;
+keep its signing secret as a reference: a dotenv line in the secrets file, named from the
+tenants file as ``{ env = "…" }`` (the value is never printed or logged); then send (or have
+the vendor send) a test delivery and wait until the ingress answers it as verified. Where the
+vendor has no such API (``integrations.onboarding``), print the exact steps instead.
+
+Order of effects, so that a crash loses nothing: a secret we choose is written to the secrets
+file before the vendor hears of it; a secret the vendor chooses (Square) is written as soon as
+its answer arrives; the tenants file last. ``--dry-run`` shows the requests and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from dotenv import dotenv_values
+from pydantic import ValidationError
+
+from integrations import registry
+from integrations.calcom import client as calcom
+from integrations.calcom import webhook as calcom_webhook
+from integrations.calendly import client as calendly
+from integrations.calendly import webhook as calendly_webhook
+from integrations.errors import BookwireError
+from integrations.pipedrive import client as pipedrive
+from integrations.pipedrive.webhook import basic_auth
+from integrations.square import client as square
+from worker.intake.onboarding import STEPS, env_name
+from worker.runtime import Runtime
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+REDACTED = "<generated: written to the secrets file>"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who is being connected, and where the vendor must deliver."""
+
+    source: str
+    tenant: str
+    callback_url: str
+    secret_env: str
+    token_env: str
+    api_base_url: str
+    scope: str
+    options: dict[str, str] = field(default_factory=dict)  # --option KEY=VALUE
+
+
+@dataclass
+class Registered:
+    """What the vendor's answer adds: the secret (ours or its), options, its subscription."""
+
+    secret: str
+    options: dict[str, str] = field(default_factory=dict)
+    subscription: str = ""
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """How ``connect`` speaks to one vendor's subscription API."""
+
+    slug: str
+    default_api: str
+    base_option: str  # the connector option that holds the API's base URL
+    credential: str  # the credentials key the connector reads its token from
+    # (http, target, token, secret) -> Registered; secret "" when the vendor chooses it
+    register: Callable[[httpx.Client, Target, str, str], Registered]
+    # target -> the request the dry run shows instead of calling the vendor
+    describe: Callable[[Target], dict[str, Any]]
+    # (http, target, token, registered) -> the status the ingress answered a test delivery
+    test_delivery: Callable[[httpx.Client, Target, str, Registered], int | None]
+    make_secret: Callable[[], str] | None = None  # None: the vendor chooses the secret
+    retry_every: float = 1.0  # seconds between test deliveries while the ingress is not ready
+    required_options: tuple[str, ...] = ()
+
+
+def _post(http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> int:
+    sent = {"content-type": "application/json", **headers}
+    return http.post(url, content=body, headers=sent).status_code
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+# -- Calendly: we choose the signing key; no test endpoint, so we sign one ourselves ----------
+
+
+def _calendly_register(http: httpx.Client, target: Target, token: str, secret: str) -> Registered:
+    uri, organization, user = calendly.create_subscription(
+        http,
+        api_base_url=target.api_base_url,
+        token=token,
+        url=target.callback_url,
+        signing_key=secret,
+        scope=target.scope,
+    )
+    # the backfill and source health list what the subscription's scope covers
+    options = {"user": user} if user else {"organization": organization}
+    return Registered(secret, options, subscription=uri)
+
+
+def _calendly_describe(target: Target) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "url": target.callback_url,
+        "events": list(calendly.EVENTS),
+        "organization": "<your organization, from GET /users/me>",
+        "scope": target.scope,
+        "signing_key": REDACTED,
+    }
+    if target.scope == "user":
+        body["user"] = "<your user, from GET /users/me>"
+    return {"method": "POST", "url": f"{target.api_base_url}/webhook_subscriptions", "json": body}
+
+
+def _calendly_test(http: httpx.Client, target: Target, token: str, done: Registered) -> int:
+    """An event the connector deliberately ignores (no booking is made), signed as Calendly
+    signs with the key we chose."""
+    body = f'{{"event":"bookwire.connect_test","created_at":"{_stamp()}"}}'.encode()
+    signature = calendly_webhook.sign(done.secret, body, datetime.now(UTC))
+    return _post(http, target.callback_url, body, {"calendly-webhook-signature": signature})
+
+
+# -- Cal.com: we choose the secret; Cal.com's ping is a PING trigger, which we sign -----------
+
+
+def _calcom_register(http: httpx.Client, target: Target, token: str, secret: str) -> Registered:
+    webhook = calcom.create_webhook(
+        http,
+        api_base_url=target.api_base_url,
+        api_key=token,
+        url=target.callback_url,
+        secret=secret,
+    )
+    return Registered(secret, subscription=f"webhook {webhook}")
+
+
+def _calcom_describe(target: Target) -> dict[str, Any]:
+    body = {
+        "active": True,
+        "subscriberUrl": target.callback_url,
+        "triggers": list(calcom.TRIGGERS),
+        "secret": REDACTED,
+    }
+    return {"method": "POST", "url": f"{target.api_base_url}/v2/webhooks", "json": body}
+
+
+def _calcom_test(http: httpx.Client, target: Target, token: str, done: Registered) -> int:
+    body = f'{{"triggerEvent":"PING","createdAt":"{_stamp()}","payload":{{}}}}'.encode()
+    signature = calcom_webhook.sign(done.secret, body)
+    return _post(http, target.callback_url, body, {"x-cal-signature-256": signature})
+
+
+# -- Pipedrive: HTTP Basic credentials we choose; a non-deal event proves them ----------------
+
+
+def _pipedrive_register(http: httpx.Client, target: Target, token: str, secret: str) -> Registered:
+    user, _, password = secret.partition(":")
+    webhook = pipedrive.create_webhook(
+        http,
+        api_base_url=target.api_base_url,
+        api_token=token,
+        url=target.callback_url,
+        user=user,
+        password=password,
+    )
+    return Registered(secret, subscription=f"webhook {webhook}")
+
+
+def _pipedrive_describe(target: Target) -> dict[str, Any]:
+    body = {
+        "subscription_url": target.callback_url,
+        "event_action": "*",
+        "event_object": "deal",
+        "http_auth_user": "bookwire",
+        "http_auth_password": REDACTED,
+        "version": "2.0",
+    }
+    return {"method": "POST", "url": f"{target.api_base_url}/v1/webhooks", "json": body}
+
+
+def _pipedrive_test(http: httpx.Client, target: Target, token: str, done: Registered) -> int:
+    body = (
+        f'{{"meta":{{"action":"change","entity":"person","id":"bookwire-connect-{_stamp()}",'
+        f'"version":"2.0"}},"data":null}}'
+    ).encode()
+    return _post(http, target.callback_url, body, {"authorization": basic_auth(done.secret)})
+
+
+# -- Square: Square chooses the signature key; its test endpoint sends the test event ---------
+
+
+def _square_register(http: httpx.Client, target: Target, token: str, secret: str) -> Registered:
+    subscription, key = square.create_subscription(
+        http,
+        base_url=target.api_base_url,
+        token=token,
+        api_version=target.options.get("api_version", SQUARE_VERSION),
+        url=target.callback_url,
+        key=f"bookwire-{target.tenant}-{secrets.token_hex(8)}"[:45],
+    )
+    # Square signs the notification URL with the body: the connector must know it exactly
+    return Registered(key, {"notification_url": target.callback_url}, subscription=subscription)
+
+
+def _square_describe(target: Target) -> dict[str, Any]:
+    body = {
+        "idempotency_key": "<generated>",
+        "subscription": {
+            "name": "bookwire",
+            "event_types": list(square.SUBSCRIBED_EVENTS),
+            "notification_url": target.callback_url,
+            "api_version": target.options.get("api_version", SQUARE_VERSION),
+        },
+    }
+    url = f"{target.api_base_url}/v2/webhooks/subscriptions"
+    return {"method": "POST", "url": url, "json": body, "then": f"{url}/<id>/test"}
+
+
+def _square_test(http: httpx.Client, target: Target, token: str, done: Registered) -> int | None:
+    """Square's test endpoint: Square sends the event and tells us what the ingress said."""
+    return square.send_test_event(
+        http,
+        base_url=target.api_base_url,
+        token=token,
+        api_version=target.options.get("api_version", SQUARE_VERSION),
+        subscription_id=done.subscription,
+    )
+
+
+def _basic_pair() -> str:
+    return f"bookwire:{secrets.token_urlsafe(32)}"
+
+
+SQUARE_VERSION = "2024-10-17"
+VENDORS: dict[str, Vendor] = {
+    "calendly": Vendor(
+        slug="calendly",
+        default_api="https://api.calendly.com",
+        base_option="api_base_url",
+        credential="api_token",
+        register=_calendly_register,
+        describe=_calendly_describe,
+        test_delivery=_calendly_test,
+        make_secret=lambda: secrets.token_hex(32),
+    ),
+    "calcom": Vendor(
+        slug="calcom",
+        default_api="https://api.cal.com",
+        base_option="api_base_url",
+        credential="api_key",
+        register=_calcom_register,
+        describe=_calcom_describe,
+        test_delivery=_calcom_test,
+        make_secret=lambda: secrets.token_hex(32),
+    ),
+    "pipedrive": Vendor(
+        slug="pipedrive",
+        default_api="",  # https://<company>.pipedrive.com: always given (--api-base-url)
+        base_option="api_base_url",
+        credential="api_token",
+        register=_pipedrive_register,
+        describe=_pipedrive_describe,
+        test_delivery=_pipedrive_test,
+        make_secret=_basic_pair,
+        required_options=("event_date_field", "start_time_field"),
+    ),
+    "square": Vendor(
+        slug="square",
+        default_api="https://connect.squareup.com",
+        base_option="base_url",
+        credential="access_token",
+        register=_square_register,
+        describe=_square_describe,
+        test_delivery=_square_test,
+        retry_every=5.0,  # each try makes Square send an event: ask less often
+    ),
+}
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def add_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "source",
+        help=f"source slug: {', '.join(sorted(VENDORS))} (API); "
+        f"{', '.join(sorted(STEPS))} (prints the steps)",
+    )
+    cmd.add_argument("--tenant", required=True, help="tenant slug (in the tenants file)")
+    cmd.add_argument(
+        "--url", required=True, help="the ingress's public base URL (https://hooks.example.com)"
+    )
+    cmd.add_argument(
+        "--token-env",
+        help="the environment variable or secrets-file key holding the vendor API token "
+        "(default: <TENANT>_<SOURCE>_TOKEN)",
+    )
+    cmd.add_argument(
+        "--api-base-url",
+        help="the vendor API's base URL (default: the vendor's; pipedrive: "
+        "https://<company>.pipedrive.com, required)",
+    )
+    cmd.add_argument(
+        "--scope",
+        choices=("user", "organization"),
+        default="user",
+        help="calendly: the token owner's bookings (user) or the organization's (admin token)",
+    )
+    cmd.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a source option for the tenants file (pipedrive: event_date_field and "
+        "start_time_field are required)",
+    )
+    cmd.add_argument("--write", action="store_true", help="append the source to the tenants file")
+    cmd.add_argument("--dry-run", action="store_true", help="show what would be sent; no effect")
+    cmd.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for the ingress to verify the test delivery (restart it after "
+        "--write so it loads the new source)",
+    )
+
+
+def run(rt: Runtime, args: argparse.Namespace) -> int:
+    """The command: refuse what cannot work before any call, then connect (or dry-run)."""
+    tenant = rt.tenant(args.tenant)
+    if tenant is None:
+        return _refuse(f"unknown tenant {args.tenant!r}")
+    callback_url = f"{args.url.rstrip('/')}/webhooks/{args.source}/{args.tenant}"
+    if args.source in STEPS:
+        print(STEPS[args.source](args.tenant, callback_url))
+        return EXIT_OK
+    vendor = VENDORS.get(args.source)
+    if vendor is None:
+        known = ", ".join(sorted({*VENDORS, *STEPS}))
+        return _refuse(f"no subscription API or steps for {args.source!r} (known: {known})")
+    if args.source in tenant.sources:
+        return _refuse(
+            f"tenant {args.tenant!r} already has a {args.source} source in "
+            f"{rt.settings.resolved_tenants_file}; remove it first to connect again"
+        )
+    options = dict(item.partition("=")[::2] for item in args.option)
+    missing = [name for name in vendor.required_options if not options.get(name)]
+    if missing:
+        return _refuse(f"{args.source} needs " + " ".join(f"--option {m}=…" for m in missing))
+    base = (args.api_base_url or vendor.default_api).rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        return _refuse(f"{args.source} needs --api-base-url (the account's API address)")
+    target = Target(
+        source=args.source,
+        tenant=args.tenant,
+        callback_url=callback_url,
+        secret_env=env_name(args.tenant, args.source, "signing key"),
+        token_env=args.token_env or env_name(args.tenant, args.source, "token"),
+        api_base_url=base,
+        scope=args.scope,
+        options=options,
+    )
+    # what the vendor's answer adds (Calendly's user, Square's URL) is optional or known now
+    early = _options(vendor, target, None)
+    if vendor.slug == "square":
+        early["notification_url"] = callback_url
+    problem = _options_problem(args.source, early)
+    if problem:
+        return _refuse(f"the {args.source} options would not load: {problem} (use --option)")
+    if args.dry_run:
+        return _dry_run(vendor, target)
+    secrets_file = rt.settings.resolved_secrets_file
+    if secrets_file is None:
+        return _refuse("set BOOKWIRE_SECRETS_FILE: the signing secret is written there")
+    known_secrets = _dotenv(secrets_file)
+    token = os.environ.get(target.token_env) or known_secrets.get(target.token_env)
+    if not token:
+        return _refuse(
+            f"no API token: set {target.token_env} in the environment or in {secrets_file} "
+            "(or name another with --token-env)"
+        )
+    if target.secret_env in known_secrets:
+        return _refuse(f"{secrets_file} already holds {target.secret_env}; remove it first")
+    return _connect(rt, vendor, target, token, secrets_file, write=args.write, wait=args.wait)
+
+
+def _refuse(reason: str) -> int:
+    print(f"connect: {reason}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _connect(
+    rt: Runtime,
+    vendor: Vendor,
+    target: Target,
+    token: str,
+    secrets_file: Path,
+    *,
+    write: bool,
+    wait: float,
+) -> int:
+    started = time.monotonic()
+    secret = vendor.make_secret() if vendor.make_secret else ""
+    if secret:
+        append_secret(secrets_file, target.secret_env, secret)  # before the vendor knows it
+    try:
+        registered = vendor.register(rt.http, target, token, secret)
+    except BookwireError as exc:
+        print(f"connect: {target.source} refused the subscription: {exc}", file=sys.stderr)
+        if secret:
+            print(f"  ({target.secret_env} stays in {secrets_file}, unused)", file=sys.stderr)
+        return EXIT_FAILED
+    if not secret:  # the vendor chose it: keep it before anything else can fail
+        append_secret(secrets_file, target.secret_env, registered.secret)
+    print(f"registered {target.source} for {target.tenant}: {target.callback_url}")
+    print(f"  {target.source}'s subscription: {registered.subscription}")
+    print(f"  signing secret: {target.secret_env} in {secrets_file}")
+    snippet = source_toml(vendor, target, registered)
+    problem = _options_problem(target.source, _options(vendor, target, registered))
+    tenants_file = rt.settings.resolved_tenants_file
+    if write and problem is None:
+        with tenants_file.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + snippet)
+        print(f"  appended to {tenants_file}; restart the ingress (or `bookwire up`) to load it")
+    else:
+        if problem:
+            print(f"  not written: the options need a fix first: {problem}")
+        print(f"add to {tenants_file}, then restart the ingress:\n")
+        print(snippet)
+    ok = wait_verified(rt.http, vendor, target, token, registered, wait=wait)
+    print(f"connected in {time.monotonic() - started:.1f}s" if ok else "not verified yet")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def wait_verified(
+    http: httpx.Client,
+    vendor: Vendor,
+    target: Target,
+    token: str,
+    registered: Registered,
+    *,
+    wait: float,
+) -> bool:
+    """Send (or have the vendor send) the test delivery until the ingress answers it as
+    verified (2xx), or ``wait`` seconds pass. 404: the ingress has not loaded the source yet;
+    401: it holds another secret. Each different answer is printed once."""
+    deadline = time.monotonic() + wait
+    said: set[str] = set()
+    while True:
+        try:
+            code = vendor.test_delivery(http, target, token, registered)
+            status = str(code) if code is not None else "unreachable"
+        except (httpx.HTTPError, BookwireError) as exc:
+            code, status = None, type(exc).__name__
+        if code is not None and 200 <= code < 300:
+            print(f"test delivery verified by the ingress (HTTP {code})")
+            return True
+        if status not in said:
+            said.add(status)
+            print(f"  test delivery: {status}: {_meaning(status)}")
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(vendor.retry_every)
+
+
+def _meaning(status: str) -> str:
+    return {
+        "404": "the ingress does not know this tenant/source yet (restart it)",
+        "401": "the ingress refused the signature (another secret is configured?)",
+    }.get(status, "waiting for the ingress")
+
+
+def source_toml(vendor: Vendor, target: Target, registered: Registered) -> str:
+    """The tenants-file table for the new source: references only, never a secret."""
+    where = f"tenants.{target.tenant}.sources.{target.source}"
+    lines = [
+        f"[{where}]",
+        f'secrets = [{{ env = "{target.secret_env}" }}]',
+        f'credentials = {{ {vendor.credential} = {{ env = "{target.token_env}" }} }}',
+        "",
+        f"[{where}.options]",
+    ]
+    options = _options(vendor, target, registered)
+    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _options(vendor: Vendor, target: Target, registered: Registered | None) -> dict[str, str]:
+    """The source's options: the API base (unless the vendor's), --option, the vendor's answer."""
+    options = dict(target.options)
+    if target.api_base_url != vendor.default_api:
+        options = {vendor.base_option: target.api_base_url, **options}
+    return {**options, **(registered.options if registered else {})}
+
+
+def _options_problem(source: str, options: dict[str, str]) -> str | None:
+    """Why the connector would refuse these options at config load, if it would."""
+    connector = registry.connector(source)
+    try:
+        if connector is not None:
+            connector.options.model_validate(options)
+    except ValidationError as exc:
+        return "; ".join(
+            ".".join(map(str, e["loc"])) + ": " + e["msg"] if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
+    return None
+
+
+def append_secret(path: Path, name: str, value: str) -> None:
+    """One ``NAME=value`` dotenv line at the end of the secrets file (created 0600); a value
+    with characters dotenv would read differently is single-quoted (taken literally)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text("utf-8") if path.exists() else ""
+    lead = "" if not existing or existing.endswith("\n") else "\n"
+    shown = value if re.fullmatch(r"[A-Za-z0-9_:.+/=-]+", value) else f"'{value}'"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"{lead}{name}={shown}\n")
+    path.chmod(0o600)
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    values = dotenv_values(path, encoding="utf-8", interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _dry_run(vendor: Vendor, target: Target) -> int:
+    print(f"dry run: nothing is sent or written for {target.source} / {target.tenant}")
+    print(f"would send: {json.dumps(vendor.describe(target), indent=2)}")
+    chosen = "generated by bookwire" if vendor.make_secret else f"from {target.source}'s answer"
+    print(f"would write {target.secret_env}=<{chosen}> to the secrets file")
+    print(f"would read the API token from {target.token_env}")
+    print(f"then a signed test delivery to {target.callback_url}, until verified")
+    return EXIT_OK

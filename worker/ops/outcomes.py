@@ -1,0 +1,102 @@
+"""Outcome checks: silent problems become ``overdue`` failure records ops can see and replay.
+
+A retrying task, a stopped worker or a lost message leaves no error anywhere; only the missing
+outcome shows. Beat runs ``bookwire.check_outcomes`` every ``outcome_check_interval`` seconds,
+which runs every check in ``CHECKS``. A check returns what is overdue; each item opens (or bumps)
+an ``overdue`` failure, listed by ``bookwire failures --stage overdue`` and counted in the
+``bookwire_failures_open{stage="overdue"}`` gauge. The record resolves itself when the booking
+next syncs successfully (``worker.sync.bookings`` resolves a booking's failures), and
+``bookwire replay`` queues the booking again.
+
+Checks today: ``bookings_without_event``. The portal delivery step adds its own ("events ended
+with no delivery after N hours") by appending a function of the same shape to ``CHECKS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from worker.records import failures
+from worker.runtime import Runtime
+from worker.store.models import Booking, EventLink
+
+LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """One missing outcome: whose, and why it counts as overdue (ids and times only)."""
+
+    tenant: str
+    source: str
+    reason: str
+    booking_id: int | None = None
+    delivery_id: int | None = None
+
+
+Check = Callable[[Runtime, datetime], Iterable[Overdue]]
+
+
+def bookings_without_event(rt: Runtime, now: datetime) -> list[Overdue]:
+    """Bookings received over ``overdue_after_minutes`` ago that should have an event and do
+    not. Cancelled bookings need none; failed ones already have a failure record."""
+    minutes = rt.settings.overdue_after_minutes
+    cutoff = now - timedelta(minutes=minutes)
+    with rt.store.transaction() as session:
+        rows = session.execute(
+            select(
+                Booking.id,
+                Booking.tenant,
+                Booking.source,
+                Booking.state,
+                Booking.applied_version,
+                Booking.version,
+            )
+            .outerjoin(EventLink, EventLink.booking_id == Booking.id)
+            .where(
+                EventLink.booking_id.is_(None),
+                Booking.status != "cancelled",
+                Booking.state != "failed",
+                Booking.received_at < cutoff,
+            )
+            .order_by(Booking.id)
+            .limit(LIMIT)
+        ).all()
+    return [
+        Overdue(
+            tenant=row.tenant,
+            source=row.source,
+            booking_id=row.id,
+            reason=(
+                f"no event {minutes:g} minutes after receipt "
+                f"(state {row.state}, version {row.applied_version}/{row.version})"
+            ),
+        )
+        for row in rows
+    ]
+
+
+CHECKS: list[Check] = [bookings_without_event]
+
+
+def run_checks(rt: Runtime, *, now: datetime, checks: Iterable[Check] | None = None) -> int:
+    """Run every check and record what it found; returns how many items are overdue."""
+    found = [item for check in (CHECKS if checks is None else checks) for item in check(rt, now)]
+    if found:
+        with rt.store.transaction() as session:
+            for item in found:
+                failures.record(
+                    session,
+                    tenant=item.tenant,
+                    source=item.source,
+                    stage="overdue",
+                    reason=item.reason,
+                    booking_id=item.booking_id,
+                    delivery_id=item.delivery_id,
+                    now=now,
+                )
+    return len(found)

@@ -1,0 +1,1 @@
+"""The privacy wing: what is personal, retention, erasure, and the audit log."""

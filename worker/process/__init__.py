@@ -1,0 +1,1 @@
+"""The process wing: ``bookwire up``, the demo tenants, the embedded broker, supervision."""

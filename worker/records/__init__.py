@@ -1,0 +1,1 @@
+"""The records wing: failure records, outbound attempts, a booking's history (rows, no policy)."""

@@ -1,0 +1,1 @@
+"""The sync wing: bookings to platform events (write-ahead intents), batches, relay, reconcile."""

@@ -1,0 +1,1 @@
+"""The telemetry wing: logs, metrics and the worker's Celery signal hooks."""

@@ -68,7 +68,7 @@ def check_outcomes() -> int:
 
 @app.task(name="bookwire.sweep_ended_events")
 def sweep_ended_events() -> int:
-    """Queue the portal delivery of every event that ended a grace period ago (no ETAs)."""
+    """Queue the hand-off of every event that ended a grace period ago (no ETAs)."""
     return schedule.sweep(runtime.current(), now=datetime.now(UTC))
 
 

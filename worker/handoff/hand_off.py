@@ -1,4 +1,4 @@
-"""Deliver one booking's due deliverable to its tenant's portal: one send per event end.
+"""Hand one booking's due deliverable off to its tenant's portal: one send per event end.
 
 1. **Claim**: the booking's pending delivery for its event's *current* end is leased (state
    ``sending``, ``lease_until``) by one conditional UPDATE; a concurrent or redelivered task

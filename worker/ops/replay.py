@@ -1,5 +1,5 @@
 """Replays: a quarantined delivery parsed again after a fix; a failed booking queued again;
-a failed portal delivery (stage ``portal``) queued again.
+a failed hand-off to the portal (stage ``portal``) queued again.
 
 ``bookwire replay`` takes failures (``--failure ID`` or every open one matching filters),
 bookings or deliveries. Each replay works on today's code and config, so the usual order is:
@@ -58,13 +58,13 @@ def replay_booking(rt: Runtime, booking_id: int, *, now: datetime) -> None:
     intake.publish(rt, [booking_id])
 
 
-def replay_portal(rt: Runtime, booking_id: int, *, now: datetime) -> str:
-    """Queue a failed portal delivery again (the album link that could not be handed over);
+def replay_hand_off(rt: Runtime, booking_id: int, *, now: datetime) -> str:
+    """Queue a failed hand-off again (the album link that could not be handed over);
     a delivery already made is never sent twice."""
     if hand_off.replay(rt, booking_id, now=now):
         schedule.publish(rt, [booking_id])
-        return f"portal delivery of booking #{booking_id} queued"
-    return f"booking #{booking_id}: no failed portal delivery to replay"
+        return f"hand-off of booking #{booking_id} queued"
+    return f"booking #{booking_id}: no failed hand-off to replay"
 
 
 def replay_failures(
@@ -81,7 +81,7 @@ def replay_failures(
         if failure.stage == "portal" and failure.booking_id is not None:
             key = ("portal", failure.booking_id)
             if key not in done:
-                done[key] = replay_portal(rt, failure.booking_id, now=now)
+                done[key] = replay_hand_off(rt, failure.booking_id, now=now)
         elif failure.booking_id is not None:
             key = ("booking", failure.booking_id)
             if key not in done:

@@ -93,7 +93,7 @@ def test_replays_never_send_a_delivered_event_again(
     booking_id = book(runtime, booking_id="x-replay", now=SYNCED)
     schedule.queue_due(runtime, now=DUE)
     hand_off.hand_off(runtime, booking_id, now=DUE)
-    assert "no failed portal delivery" in replay.replay_portal(runtime, booking_id, now=DUE)
+    assert "no failed hand-off" in replay.replay_hand_off(runtime, booking_id, now=DUE)
     replay.replay_booking(runtime, booking_id, now=DUE)  # the booking replayed: sync is a no-op
     assert hand_off.hand_off(runtime, booking_id, now=DUE) == "already delivered"
     assert len(received(portal)) == 1
@@ -119,7 +119,7 @@ def test_a_refusal_is_a_failure_record_and_a_replay_delivers_once(
         failures.resolve(session, booking_id=booking_id, now=later)
     assert open_failures(runtime, booking_id)
     [(_, outcome)] = replay.replay_failures(runtime, [failure], now=later)
-    assert outcome == f"portal delivery of booking #{booking_id} queued"
+    assert outcome == f"hand-off of booking #{booking_id} queued"
     assert hand_off.hand_off(runtime, booking_id, now=later) == "delivered"
     assert hand_off.hand_off(runtime, booking_id, now=later) == "already delivered"
     assert open_failures(runtime, booking_id) == []

@@ -1,4 +1,5 @@
-"""Gatsby's events and guest-list API, emulated faithfully to seed 002 (routes under ``/gatsby``).
+"""Gatsby's events and guest-list API, emulated faithfully to docs/platform-gatsby.md (routes under
+``/gatsby``).
 
 - ``Authorization: Bearer <token>`` and ``organizationSlug`` on every call: 401 / 400
   ``{"message": ...}``. Data is scoped per organization.

@@ -1,4 +1,4 @@
-"""Gomry's events API, emulated faithfully (seed 001 and shared/platforms/gomry.md).
+"""Gomry's events API, emulated faithfully (docs/platform-gomry.md).
 
 - ``X-API-KEY`` on every request (401 ``Missing X-API-KEY header`` / ``Invalid or revoked``).
 - Create: 201; ``Idempotency-Key`` replays the original response verbatim for 24 h with

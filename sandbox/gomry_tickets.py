@@ -1,4 +1,4 @@
-"""Gomry's ticket classes and attendees, emulated (shared/platforms/gomry.md §5–6).
+"""Gomry's ticket classes and attendees, emulated (docs/platform-gomry.md, Tickets).
 
 - Every event has a "General Admission" class from the moment it exists, priced from the
   event's ``ticket_price`` (its id is not in the create response: list the classes to find it).

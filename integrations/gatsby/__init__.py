@@ -1,1 +1,1 @@
-"""Gatsby: guest lists on events someone else runs (seed 002; shared/platforms/gatsby.md)."""
+"""Gatsby: guest lists on events someone else runs (docs/platform-gatsby.md)."""

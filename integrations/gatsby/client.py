@@ -1,4 +1,6 @@
-"""Gatsby client: the booking's people on the guest list of a target event (seed 002).
+"""Gatsby client: the booking's people on the guest list of a target event.
+
+The contract: docs/platform-gatsby.md.
 
 Gatsby's API creates no events for us: a tenant names the event its bookings join (options:
 ``event_id``, ``primary_slug`` or a ``slug_template`` rule). So for a booking:

@@ -1,4 +1,4 @@
-"""Gatsby payloads we read (seed 002), and the tenant options for a Gatsby platform."""
+"""Gatsby payloads we read, and a Gatsby platform's tenant options (docs/platform-gatsby.md)."""
 
 from __future__ import annotations
 

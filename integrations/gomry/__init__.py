@@ -1,1 +1,1 @@
-"""Gomry: ticketed events (Create Event API, seed 001; contract in shared/platforms/gomry.md)."""
+"""Gomry: ticketed events (contract in docs/platform-gomry.md)."""

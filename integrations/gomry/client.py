@@ -1,6 +1,6 @@
 """Gomry client: the booking's one ticketed event, and optionally the customer's ticket on it.
 
-Semantics that matter (seed 001, gomry.md):
+Semantics that matter (docs/platform-gomry.md):
 
 - ``start.utc``/``end.utc`` on requests are *wall-clock* times in ``timezone`` (18:00
   America/New_York comes back as 22:00Z); we send naive local ``YYYY-MM-DDTHH:MM``. A wall-clock

@@ -34,7 +34,7 @@ MOVED_AGAIN = {"start": "2026-07-17T12:00:00-04:00", "end": "2026-07-17T15:00:00
 EFFECTS = ("create", "update", "cancel")
 FOLLOW_UPS = ("none", "reschedule", "cancel", "re-confirm")
 MODES = {
-    "replay": {},  # the platform replays a reused key's first answer (seed 001)
+    "replay": {},  # the platform replays a reused key's first answer (docs/platform-gomry.md)
     "refuse-422": {"key_reuse": "refuse"},  # …or refuses it when the body differs
 }
 

@@ -1,4 +1,5 @@
-"""The sandbox honours Gatsby's documented contract (seed 002): the client is tested against it."""
+"""The sandbox honours Gatsby's documented contract (docs/platform-gatsby.md): the client is
+tested against it."""
 
 from __future__ import annotations
 

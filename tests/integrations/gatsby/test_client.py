@@ -1,4 +1,4 @@
-"""The Gatsby client against the sandbox (seed 002) over real HTTP."""
+"""The Gatsby client against the sandbox (docs/platform-gatsby.md) over real HTTP."""
 
 from __future__ import annotations
 

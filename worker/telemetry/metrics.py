@@ -30,7 +30,7 @@ TASK_OUTCOMES = frozenset(
     {
         # a booking's sync (worker.sync.SyncOutcome)
         *("created", "recovered", "updated", "cancelled", "up-to-date", "busy", "missing"),
-        # a delivery's deferred parse (worker.intake.record)
+        # a delivery's deferred parse (worker.intake.deferred)
         *("accepted", "stale", "ignored", "quarantined", "duplicate", "already-settled"),
         # a portal hand-over (worker.handoff.hand_off)
         *("delivered", "skipped", "not-ready", "waiting", "nothing-due", "already-done"),

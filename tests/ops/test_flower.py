@@ -42,6 +42,7 @@ from tests.support import (
     worker_argv,
 )
 from worker.store import Store
+from worker.store.migrate import migrate
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +128,7 @@ def stack(redis_server: str) -> Iterator[Stack]:
             max_retries=0,
             http_timeout=5.0,
         )
-        Store(settings.resolved_database_url).create_schema()
+        migrate(Store(settings.resolved_database_url))
         env = bookwire_env(settings_env(settings))
         env["FLOWER_BASIC_AUTH"] = ":".join(FLOWER_LOGIN)
         me = [sys.executable, "-m", "worker.cli"]

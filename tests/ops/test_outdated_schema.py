@@ -18,7 +18,7 @@ from worker.cli import main
 from worker.ingress.app import create_app
 from worker.runtime import Runtime
 from worker.store.db import Store
-from worker.store.migrate import alembic_config, head
+from worker.store.migrate import alembic_config, head, migrate
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_readyz_says_not_ready_until_migrated(settings: Settings, old_database: 
             answer = httpx.get(f"{ingress.url}/readyz", timeout=5)
             assert answer.status_code == 503
             assert answer.json()["problems"] == [NEEDS.format(head()).strip()]
-            rt.store.create_schema()  # bookwire migrate
+            migrate(rt.store)  # bookwire migrate
             answer = httpx.get(f"{ingress.url}/readyz", timeout=5)
             assert (answer.status_code, answer.json()["problems"]) == (200, [])
     finally:

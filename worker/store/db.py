@@ -33,13 +33,6 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def create_schema(self) -> str:
-        """Bring the schema to head through the migrations (``bookwire migrate``; tests and
-        tools). Processes never call it: they refuse an outdated schema instead."""
-        from worker.store.migrate import migrate  # migrate builds on this module
-
-        return migrate(self)
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one committed-or-rolled-back transaction."""

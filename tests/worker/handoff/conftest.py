@@ -28,6 +28,7 @@ from tests.support import ServerThread, booking, secrets_env
 from worker.intake.api import publish_booking
 from worker.runtime import Runtime
 from worker.store.db import _normalise
+from worker.store.migrate import migrate
 from worker.store.models import HandOff
 from worker.sync import bookings as sync
 
@@ -58,7 +59,7 @@ def pg_runtime(settings: Settings, postgres_url: str) -> Iterator[Runtime]:
     assert pg.tenants_file is not None
     tenants = load_tenants(pg.tenants_file, secrets_file=pg.secrets_file)
     rt = Runtime(pg, tenants=tenants)
-    rt.store.create_schema()
+    migrate(rt.store)
     try:
         yield rt
     finally:

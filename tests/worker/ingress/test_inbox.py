@@ -29,6 +29,7 @@ from worker.ingress.inbox import InboxWriter
 from worker.intake import record as intake
 from worker.runtime import Runtime
 from worker.store.db import _normalise
+from worker.store.migrate import migrate
 from worker.store.models import Booking, Delivery
 
 
@@ -162,7 +163,7 @@ def test_a_request_given_up_on_does_not_stop_the_writer(
 @contextmanager
 def pg_runtime(settings: Settings, runtime: Runtime, url: str) -> Iterator[Runtime]:
     rt = Runtime(settings.model_copy(update={"database_url": url}), tenants=runtime.tenants)
-    rt.store.create_schema()
+    migrate(rt.store)
     try:
         yield rt
     finally:

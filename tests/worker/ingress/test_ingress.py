@@ -15,6 +15,7 @@ from config.settings import Settings
 from tests.support import OLD_SECRET, ServerThread, booking, signed
 from worker.ingress.app import create_app
 from worker.runtime import Runtime
+from worker.store.migrate import migrate
 from worker.store.models import Booking, Delivery, Failure
 
 
@@ -144,7 +145,7 @@ def test_broker_down_still_acknowledges_what_was_stored(
     down = Runtime(
         settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}), tenants=runtime.tenants
     )
-    down.store.create_schema()
+    migrate(down.store)
     with ServerThread(create_app(down)) as server:
         response = post(server, *signed(booking("b-6")))
     assert response.status_code == 202

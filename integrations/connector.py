@@ -29,6 +29,9 @@ deliveries creates nothing twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -83,6 +86,31 @@ def signed_at(
         minutes = round(tolerance.total_seconds() / 60)
         raise SignatureError(f"{header} outside the {minutes}-minute tolerance")
     return datetime.fromtimestamp(seconds, tz=UTC)  # near now: always representable
+
+
+def check_base64_hmac(
+    request: WebhookRequest,
+    *,
+    header: str,
+    secrets: list[str],
+    key_name: str,
+    digest: Callable[[str], bytes],
+) -> None:
+    """Raise SignatureError unless ``header`` carries the base64 of ``digest(secret)`` for one
+    of ``secrets`` (Acuity, Square). Constant-time; no secret never means "skip"."""
+    if not secrets:
+        raise SignatureError(f"no {key_name} configured")
+    given = request.headers.get(header, "")
+    if not given:
+        raise SignatureError(f"missing {header}")
+    try:
+        candidate = base64.b64decode(given.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"malformed {header}") from None
+    for secret in secrets:
+        if hmac.compare_digest(digest(secret), candidate):
+            return
+    raise SignatureError("no matching signature")
 
 
 class NoOptions(BaseModel):

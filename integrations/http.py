@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from config.tenants import SecretRef
 from integrations.errors import (
     ConfigurationError,
     CreateRefused,
@@ -73,6 +74,15 @@ def refusing_create() -> Iterator[None]:
         raise
     except PermanentError as exc:
         raise CreateRefused(str(exc), status=exc.status) from exc
+
+
+def credential(credentials: Mapping[str, SecretRef], name: str, *, owner: str) -> str:
+    """The resolved secret ``credentials.<name>`` a client needs, or a ConfigurationError
+    that names where it goes (``owner``: "gomry platform", "hubspot portal" …)."""
+    ref = credentials.get(name)
+    if ref is None:
+        raise ConfigurationError(f"{owner} needs credentials.{name}")
+    return ref.value.get_secret_value()
 
 
 def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any) -> httpx.Response:

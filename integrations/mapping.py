@@ -12,13 +12,15 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from integrations.booking import BookingMessage, Person
 from integrations.errors import PayloadError
+
+M = TypeVar("M", bound=BaseModel)
 
 HTTPS_URL = re.compile(r"^https://\S+$")
 ANY_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -76,6 +78,14 @@ def load_object(body: bytes) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise PayloadError("body is not a JSON object", field="(body)")
     return raw
+
+
+def read_model(model: type[M], body: bytes) -> M:
+    """The delivery's JSON object as ``model``; a PayloadError naming the field otherwise."""
+    try:
+        return model.model_validate(load_object(body))
+    except ValidationError as exc:
+        raise payload_error(exc) from None
 
 
 def payload_error(exc: ValidationError, *, prefix: str = "", whole: str = "(body)") -> PayloadError:

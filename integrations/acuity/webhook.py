@@ -15,7 +15,6 @@ a duplicate): every arrival gets its own key, and repeats cost one idempotent lo
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import uuid
@@ -27,8 +26,8 @@ from pydantic import ValidationError
 from integrations.acuity import client
 from integrations.acuity.schemas import ACTIONS, Notification
 from integrations.booking import BookingMessage
-from integrations.connector import ParseContext, WebhookRequest
-from integrations.errors import PayloadError, SignatureError
+from integrations.connector import ParseContext, WebhookRequest, check_base64_hmac
+from integrations.errors import PayloadError
 
 SIGNATURE = "x-acuity-signature"
 
@@ -37,19 +36,13 @@ def verify(
     request: WebhookRequest, *, secrets: list[str], now: datetime, options: object = None
 ) -> None:
     """Raise SignatureError unless one of ``secrets`` (API keys) signed this exact body."""
-    if not secrets:
-        raise SignatureError("no API key configured")
-    given = request.headers.get(SIGNATURE, "")
-    if not given:
-        raise SignatureError(f"missing {SIGNATURE}")
-    try:
-        candidate = base64.b64decode(given.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise SignatureError(f"malformed {SIGNATURE}") from None
-    for secret in secrets:
-        if hmac.compare_digest(_digest(secret, request.body), candidate):
-            return
-    raise SignatureError("no matching signature")
+    check_base64_hmac(
+        request,
+        header=SIGNATURE,
+        secrets=secrets,
+        key_name="API key",
+        digest=lambda secret: _digest(secret, request.body),
+    )
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -34,13 +34,13 @@ from integrations.connector import ParseContext, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
 from integrations.mapping import (
     iana_zone,
-    load_object,
     meeting_url,
     payload_error,
     people,
     person,
     phone_call,
     place,
+    read_model,
 )
 
 HEADER = "x-cal-signature-256"
@@ -105,10 +105,7 @@ def delivery_id(request: WebhookRequest) -> str | None:
 
 def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
     """The booking a BOOKING_* delivery describes; [] for triggers we do not act on."""
-    try:
-        envelope = Envelope.model_validate(load_object(request.body))
-    except ValidationError as exc:
-        raise payload_error(exc) from None
+    envelope = read_model(Envelope, request.body)
     trigger = envelope.trigger_event
     if trigger not in CONFIRMING and trigger not in CANCELLING:
         return []

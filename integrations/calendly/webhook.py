@@ -27,13 +27,13 @@ from integrations.connector import ParseContext, WebhookRequest, signed_at
 from integrations.errors import PayloadError, SignatureError
 from integrations.mapping import (
     iana_zone,
-    load_object,
     meeting_url,
     payload_error,
     people,
     person,
     phone_call,
     place,
+    read_model,
 )
 
 HEADER = "calendly-webhook-signature"
@@ -74,10 +74,7 @@ def delivery_id(request: WebhookRequest) -> str | None:
 
 def parse(request: WebhookRequest, *, context: ParseContext) -> list[BookingMessage]:
     """The booking an invitee delivery describes; [] for other events and reschedule-cancels."""
-    try:
-        envelope = Envelope.model_validate(load_object(request.body))
-    except ValidationError as exc:
-        raise payload_error(exc) from None
+    envelope = read_model(Envelope, request.body)
     if envelope.event not in HANDLED:
         return []
     if envelope.payload is None:

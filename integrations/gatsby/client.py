@@ -32,9 +32,9 @@ import httpx
 
 from config.tenants import PlatformConfig
 from integrations.branding import render
-from integrations.errors import ConfigurationError, PermanentError
+from integrations.errors import PermanentError
 from integrations.gatsby.schemas import EventList, GatsbyOptions, Guest, GuestList
-from integrations.http import call, parse_body
+from integrations.http import call, credential, parse_body
 from integrations.platform import (
     AttendeeRecord,
     Deliverable,
@@ -61,13 +61,11 @@ class GatsbyPlatform:
     def __init__(
         self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
     ) -> None:
-        token = config.credentials.get("token")
-        if token is None:
-            raise ConfigurationError("gatsby platform needs credentials.token")
+        token = credential(config.credentials, "token", owner="gatsby platform")
         self._options = GatsbyOptions.model_validate(config.options)
         self._base = config.base_url
         self._headers = {
-            "Authorization": f"Bearer {token.value.get_secret_value()}",
+            "Authorization": f"Bearer {token}",
             "organizationSlug": self._options.organization_slug,
         }
         self._http = http

@@ -31,7 +31,7 @@ import httpx
 from pydantic import BaseModel
 
 from config.tenants import PlatformConfig
-from integrations.errors import ConfigurationError, PermanentError
+from integrations.errors import PermanentError
 from integrations.gomry.schemas import (
     Attendee,
     AttendeePage,
@@ -42,7 +42,7 @@ from integrations.gomry.schemas import (
     IssuedTickets,
     TicketClassList,
 )
-from integrations.http import call, parse_body, refusing_create
+from integrations.http import call, credential, parse_body, refusing_create
 from integrations.platform import (
     AttendeeRecord,
     Deliverable,
@@ -72,11 +72,9 @@ class GomryPlatform:
     def __init__(
         self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
     ) -> None:
-        api_key = config.credentials.get("api_key")
-        if api_key is None:
-            raise ConfigurationError("gomry platform needs credentials.api_key")
+        api_key = credential(config.credentials, "api_key", owner="gomry platform")
         self._base = config.base_url
-        self._headers = {"X-API-KEY": api_key.value.get_secret_value()}
+        self._headers = {"X-API-KEY": api_key}
         self._options = GomryOptions.model_validate(config.options)
         self._http = http
         self._limiter = SharedLimiter(

@@ -20,9 +20,8 @@ import httpx
 
 from config.tenants import PlatformConfig
 from integrations.branding import truncate
-from integrations.errors import ConfigurationError
 from integrations.guestmedia.schemas import EventEnvelope, EventList, GuestMediaOptions, MediaEvent
-from integrations.http import call, parse_body, refusing_create
+from integrations.http import call, credential, parse_body, refusing_create
 from integrations.platform import (
     Deliverable,
     EventSpec,
@@ -47,12 +46,10 @@ class GuestMediaPlatform:
     def __init__(
         self, config: PlatformConfig, http: httpx.Client, *, context: PlatformContext | None = None
     ) -> None:
-        api_key = config.credentials.get("api_key")
-        if api_key is None:
-            raise ConfigurationError("guestmedia platform needs credentials.api_key")
+        api_key = credential(config.credentials, "api_key", owner="guestmedia platform")
         GuestMediaOptions.model_validate(config.options)
         self._base = config.base_url
-        self._headers = {"Authorization": f"Bearer {api_key.value.get_secret_value()}"}
+        self._headers = {"Authorization": f"Bearer {api_key}"}
         self._http = http
         self._limiter = SharedLimiter(
             config.rate_limit,

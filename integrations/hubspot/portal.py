@@ -25,8 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.tenants import PortalConfig
 from config.urls import BaseUrl
-from integrations.errors import ConfigurationError
-from integrations.http import call
+from integrations.http import call, credential
 from integrations.portal import PortalMessage, PortalReceipt, attendance, note_html
 
 TARGET = "hubspot"
@@ -55,12 +54,10 @@ class HubSpotPortal:
     Options = HubSpotPortalOptions
 
     def __init__(self, config: PortalConfig, http: httpx.Client) -> None:
-        token = config.credentials.get("access_token")
-        if token is None:
-            raise ConfigurationError("hubspot portal needs credentials.access_token")
+        token = credential(config.credentials, "access_token", owner="hubspot portal")
         self._options = HubSpotPortalOptions.model_validate(config.options)
         self._headers = {
-            "Authorization": f"Bearer {token.value.get_secret_value()}",
+            "Authorization": f"Bearer {token}",
             "Accept": "application/json",
         }
         self._http = http

@@ -23,8 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.tenants import PortalConfig
 from config.urls import BaseUrl
-from integrations.errors import ConfigurationError
-from integrations.http import call
+from integrations.http import call, credential
 from integrations.portal import PortalMessage, PortalReceipt, attendance, note_html
 
 TARGET = "pipedrive"
@@ -53,12 +52,10 @@ class PipedrivePortal:
     Options = PipedrivePortalOptions
 
     def __init__(self, config: PortalConfig, http: httpx.Client) -> None:
-        token = config.credentials.get("api_token")
-        if token is None:
-            raise ConfigurationError("pipedrive portal needs credentials.api_token")
+        token = credential(config.credentials, "api_token", owner="pipedrive portal")
         self._options = PipedrivePortalOptions.model_validate(config.options)
         self._headers = {
-            "x-api-token": token.value.get_secret_value(),
+            "x-api-token": token,
             "Accept": "application/json",
         }
         self._http = http

@@ -16,7 +16,6 @@ update says ``ACCEPTED``; cancellations arrive as updates (``CANCELLED_BY_*``, `
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 from datetime import datetime
@@ -24,8 +23,8 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from integrations.booking import BookingMessage
-from integrations.connector import ParseContext, WebhookRequest
-from integrations.errors import PayloadError, SignatureError
+from integrations.connector import ParseContext, WebhookRequest, check_base64_hmac
+from integrations.errors import PayloadError
 from integrations.mapping import load_json, payload_error
 from integrations.square import client
 from integrations.square.schemas import UNCONFIRMED, SquareEvent, SquareOptions
@@ -42,20 +41,14 @@ def verify(
     options: SquareOptions | None = None,
 ) -> None:
     """Raise SignatureError unless one of ``secrets`` (signature keys) signed URL + body."""
-    if not secrets:
-        raise SignatureError("no signature key configured")
-    given = request.headers.get(SIGNATURE, "")
-    if not given:
-        raise SignatureError(f"missing {SIGNATURE}")
-    try:
-        candidate = base64.b64decode(given.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise SignatureError(f"malformed {SIGNATURE}") from None
     url = options.notification_url if options is not None else request.url
-    for secret in secrets:
-        if hmac.compare_digest(_digest(secret, url, request.body), candidate):
-            return
-    raise SignatureError("no matching signature")
+    check_base64_hmac(
+        request,
+        header=SIGNATURE,
+        secrets=secrets,
+        key_name="signature key",
+        digest=lambda secret: _digest(secret, url, request.body),
+    )
 
 
 def sign(secret: str, notification_url: str, body: bytes) -> str:

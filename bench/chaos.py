@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench import evidence
 from bench.chaos_load import Plan, Stage, stages
 from bench.collect import Sandbox
 from bench.run import code_version, load_average, warm_up
-from bench.stack import TENANT, WORKER_CLI, Stack, StackConfig, tail
+from bench.stack import TENANT, WORKER_CLI, Stack, StackConfig, started, tail
 from bench.verdict import judge
 
 SANDBOX_COUNTERS = (
@@ -151,24 +148,10 @@ def run_chaos(options: ChaosOptions, *, log: Any = sys.stderr) -> dict[str, Any]
     """One chaos run; the report as a JSON-able dict (``ok`` says whether it proved it)."""
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-chaos-" + uuid.uuid4().hex[:4]
     prefix = f"c{uuid.uuid4().hex[:8]}"
-    home = Path(tempfile.mkdtemp(prefix="bookwire-chaos-"))
-    stack = Stack(options.stack, home)
-    print(f"[chaos] {run_id}: starting the stack under {home}", file=log, flush=True)
-    try:
-        stack.start()
-        sandbox = Sandbox(stack.sandbox_url, stack.api_key)
-        try:
-            return _run(options, stack, sandbox, run_id, prefix, log)
-        finally:
-            sandbox.close()
-    except BaseException:
-        for child in stack.children:
-            print(f"--- {child.name} log tail ---\n{tail(child)}", file=log)
-        raise
-    finally:
-        stack.stop()
-        if not options.keep:
-            shutil.rmtree(home, ignore_errors=True)
+    with started(
+        options.stack, tag="chaos", run_id=run_id, keep=options.keep, workers=True, log=log
+    ) as (stack, sandbox):
+        return _run(options, stack, sandbox, run_id, prefix, log)
 
 
 def _run(

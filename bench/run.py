@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -23,7 +21,7 @@ from bench.collect import Sandbox, broker_commands, match, store_counts, wait_dr
 from bench.load import Plan, booking_body, booking_id
 from bench.monitor import Monitor
 from bench.profile import Profiler
-from bench.stack import TENANT, Stack, StackConfig, tail
+from bench.stack import TENANT, Stack, StackConfig, started
 from integrations.generic.webhook import sign
 
 COUNTERS = ("requests", "errors_5xx", "burst_429", "dropped", "idempotent_replays", "gomry_creates")
@@ -52,25 +50,16 @@ def run_once(options: Options, *, log: Any = sys.stderr) -> dict[str, Any]:
     """Run the benchmark once and return the report (a JSON-able dict)."""
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:4]
     prefix = f"b{uuid.uuid4().hex[:8]}"
-    home = Path(tempfile.mkdtemp(prefix="bookwire-bench-"))
-    stack = Stack(options.stack, home)
     load_before = load_average()
-    print(f"[bench] {run_id}: starting the stack under {home}", file=log, flush=True)
-    try:
-        stack.start(workers=not options.phased)
-        sandbox = Sandbox(stack.sandbox_url, stack.api_key)
-        try:
-            return _measure(options, stack, sandbox, run_id, prefix, load_before, log)
-        finally:
-            sandbox.close()
-    except BaseException:
-        for child in stack.children:
-            print(f"--- {child.name} log tail ---\n{tail(child)}", file=log)
-        raise
-    finally:
-        stack.stop()
-        if not options.keep:
-            shutil.rmtree(home, ignore_errors=True)
+    with started(
+        options.stack,
+        tag="bench",
+        run_id=run_id,
+        keep=options.keep,
+        workers=not options.phased,
+        log=log,
+    ) as (stack, sandbox):
+        return _measure(options, stack, sandbox, run_id, prefix, load_before, log)
 
 
 def _measure(

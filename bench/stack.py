@@ -14,11 +14,15 @@ import base64
 import functools
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +30,7 @@ from typing import IO, Any
 import httpx
 import psutil
 
+from bench.collect import Sandbox
 from config.settings import Settings
 
 TENANT = "bench"
@@ -265,6 +270,32 @@ class Stack:
             start_new_session=True,  # Ctrl-C on the benchmark does not race our stop order
         )
         self.children.append(Child(name, role, proc, log))
+
+
+@contextmanager
+def started(
+    config: StackConfig, *, tag: str, run_id: str, keep: bool, workers: bool, log: Any
+) -> Iterator[tuple[Stack, Sandbox]]:
+    """A stack started under a fresh home (and the sandbox's client), for one run: on failure
+    every child's log tail is printed; always stopped, and its home removed unless ``keep``."""
+    home = Path(tempfile.mkdtemp(prefix=f"bookwire-{tag}-"))
+    stack = Stack(config, home)
+    print(f"[{tag}] {run_id}: starting the stack under {home}", file=log, flush=True)
+    try:
+        stack.start(workers=workers)
+        sandbox = Sandbox(stack.sandbox_url, stack.api_key)
+        try:
+            yield stack, sandbox
+        finally:
+            sandbox.close()
+    except BaseException:
+        for child in stack.children:
+            print(f"--- {child.name} log tail ---\n{tail(child)}", file=log)
+        raise
+    finally:
+        stack.stop()
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _ok(url: str) -> bool:

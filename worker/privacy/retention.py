@@ -11,6 +11,11 @@ delivery received before the cutoff that carried no booking (quarantined, ignore
 too; one that also carried a booking not yet expired (a batch, a party booked far ahead) waits
 for it. Bookings, their keys and event links stay: a later change still syncs, and ``status``
 shows what was purged. One ``purge`` audit row per run that touched anything.
+
+The same run drops finished write-ahead intents older than ``INTENT_KEEP`` (whatever the
+retention): recovery reads only unfinished intents and refused creates (which number the
+booking's next create key), so those stay; the rest are history nobody reads after the
+platforms' 24-hour key window, and each one's message is a copy of the booking's personal data.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.privacy import audit, personal
@@ -32,8 +37,10 @@ from worker.store.models import (
     EventLink,
     SyncIntent,
 )
+from worker.sync.intents import Operation, Outcome
 
 TABLES = ("bookings", "sync_intents", "deliveries", "attempts")
+INTENT_KEEP = timedelta(days=7)  # well past the platforms' 24 h Idempotency-Key window
 
 
 @dataclass
@@ -42,6 +49,7 @@ class Purge:
     intents: int = 0
     deliveries: int = 0
     attempts: int = 0
+    intents_pruned: int = 0
 
     def counts(self) -> dict[str, int]:
         return asdict(self)
@@ -56,6 +64,7 @@ def purge(rt: Runtime, *, now: datetime, days: int | None = None) -> Purge:
         _intents(session, expired, done)
         _attempts(session, expired, done)
         _deliveries(session, cutoff, expired, now, done)
+        _prune_intents(session, now - INTENT_KEEP, done)
         if any(done.counts().values()):
             audit.record(
                 session, audit.Action.purge, actor=audit.Actor.beat, counts=done.counts(), at=now
@@ -109,6 +118,22 @@ def _intents(session: Session, expired: set[int], done: Purge) -> None:
         if replaced:
             intent.message = message
             done.intents += 1
+
+
+def _prune_intents(session: Session, before: datetime, done: Purge) -> None:
+    """Finished intents from before ``before``, except refused creates (``intents.history``
+    counts them to pick the booking's next create key)."""
+    refused_create = and_(
+        SyncIntent.operation == str(Operation.create), SyncIntent.outcome == str(Outcome.refused)
+    )
+    result = session.execute(
+        delete(SyncIntent).where(
+            SyncIntent.finished_at.is_not(None),
+            SyncIntent.finished_at < before,
+            not_(refused_create),
+        )
+    )
+    done.intents_pruned = result.rowcount or 0  # type: ignore[attr-defined]
 
 
 def _attempts(session: Session, expired: set[int], done: Purge) -> None:

@@ -19,10 +19,12 @@ from worker.runtime import Runtime
 from worker.store.migrate import migrate
 from worker.store.models import AttemptRow, AuditRecord, Booking, Delivery, SyncIntent
 from worker.sync import bookings as sync
+from worker.sync import intents
 
 OLD = {"name": "Zoë Ångström", "email": "zoe@example.com"}
 NEW = {"name": "Ada Byron", "email": "ada@example.org"}
 GUEST = {"name": "Björn Nilsson", "email": "bjorn@example.org"}
+NOTHING = {"bookings": 0, "intents": 0, "deliveries": 0, "attempts": 0, "intents_pruned": 0}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,7 +98,7 @@ def test_purge_anonymises_ended_bookings_and_keeps_recent_ones(store_runtime: Ru
         assert [(a.action, a.actor, a.counts["bookings"]) for a in audit] == [("purge", "beat", 1)]
 
     again = purge(rt, now=now, days=90)  # nothing left: no change, no audit row
-    assert again.counts() == {"bookings": 0, "intents": 0, "deliveries": 0, "attempts": 0}
+    assert again.counts() == NOTHING
     with rt.store.transaction() as session:
         assert len(session.scalars(select(AuditRecord)).all()) == 1
 
@@ -106,7 +108,7 @@ def test_nothing_is_purged_within_the_retention(store_runtime: Runtime) -> None:
     publish_booking(rt, tenant="acme", booking=booking("rt-keep", customer=OLD))
     # the party ended 2026-07-16 02:00 UTC; 90 days later it is still kept
     done = purge(rt, now=datetime(2026, 10, 13, tzinfo=UTC), days=90)
-    assert done.counts() == {"bookings": 0, "intents": 0, "deliveries": 0, "attempts": 0}
+    assert done.counts() == NOTHING
     assert stored(rt, "rt-keep").message["customer"] == OLD
 
 
@@ -121,6 +123,39 @@ def test_a_purged_booking_still_syncs_a_later_change(store_runtime: Runtime) -> 
     )
     assert publish_booking(rt, tenant="acme", booking=later).outcome == "accepted"
     assert sync.sync_booking(rt, booking_id, now=datetime.now(UTC)).outcome == "updated"
+
+
+def test_finished_intents_are_pruned_after_a_week_but_recovery_state_is_kept(
+    store_runtime: Runtime,
+) -> None:
+    """Recovery reads unfinished intents and refused creates (the next create key): those stay;
+    a finished create or update older than a week goes, whatever the retention."""
+    rt = store_runtime
+    [booking_id] = publish_booking(rt, tenant="acme", booking=booking("rt-prune")).bookings
+    assert sync.sync_booking(rt, booking_id, now=datetime.now(UTC)).outcome == "created"
+    started = datetime.now(UTC)
+    with rt.store.engine.begin() as conn:
+        refused, _unfinished = intents.write(
+            conn,
+            [
+                intents.Planned(booking_id, 1, intents.Operation.create, "rt-prune", None),
+                intents.Planned(booking_id, 2, intents.Operation.update, None, None),
+            ],
+            now=started,
+        )
+        done = intents.Finished(refused, booking_id, intents.Outcome.refused, None, False)
+        intents.finish(conn, [done], now=started)
+
+    def kept() -> list[tuple[str, str | None]]:
+        with rt.store.transaction() as session:
+            rows = session.scalars(select(SyncIntent).where(SyncIntent.booking_id == booking_id))
+            return sorted((i.operation, i.outcome) for i in rows)
+
+    assert purge(rt, now=started + timedelta(days=6), days=3650).intents_pruned == 0
+    assert purge(rt, now=started + timedelta(days=8), days=3650).intents_pruned == 1
+    assert kept() == [("create", "refused"), ("update", None)]
+    with rt.store.engine.begin() as conn:  # the next create still moves on to the next key
+        assert intents.history(conn, [booking_id])[booking_id].key_for("rt-prune") == "rt-prune.2"
 
 
 def test_beat_purges_on_the_configured_interval(settings: Settings) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator
+from limits import parse as parse_limit
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigProblem, SettingsError
@@ -38,6 +39,18 @@ class Settings(BaseSettings):
     public_base_url: str = Field("http://127.0.0.1:8000", description="Ingress as vendors see it.")
     ingress_host: str = "127.0.0.1"
     ingress_port: int = Field(8000, ge=1, le=65535)
+    ingress_body_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client may take to send a whole body; past it 408."
+    )
+    ingress_rate_limit: str | None = Field(
+        "1000/10 seconds",
+        description="Verified deliveries per tenant and source, per ingress process, in `limits` "
+        "syntax (past it 429 with Retry-After); off = no limit.",
+    )
+    ops_host: str = "127.0.0.1"
+    ops_port: int = Field(
+        9000, ge=1, le=65535, description="The ingress's ops listener: /metrics, /healthz, /readyz."
+    )
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
@@ -107,6 +120,31 @@ class Settings(BaseSettings):
             hint = f"did you mean {guess}? " if guess else ""
             raise invalid(f"unknown log level {value!r}", f"{hint}one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @field_validator("ingress_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "off"):
+            return None
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise invalid(
+                f"not a rate limit: {value!r}",
+                'deliveries per time in `limits` syntax, e.g. "1000/10 seconds" or "50/second", '
+                "or off",
+            ) from None
+        return value
+
+    @field_validator("ops_port")
+    @classmethod
+    def _ops_port(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("ingress_port"):
+            raise invalid(
+                "the same port as BOOKWIRE_INGRESS_PORT",
+                "a port of its own for /metrics, e.g. 9000; the webhook port is public",
+            )
+        return value
 
     @field_validator("public_base_url")
     @classmethod

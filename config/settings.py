@@ -10,12 +10,13 @@ traceback). Tests build ``Settings`` explicitly.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from limits import parse as parse_limit
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigProblem, SettingsError
@@ -24,6 +25,7 @@ from config.urls import http_url
 
 ENV_FILE = ".env"
 PREFIX = "BOOKWIRE_"
+_STANDARD_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{32,88}={0,2}")
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite.")
     tenants_file: Path | None = Field(None, description="Tenants TOML; unset = demo tenants.")
     secrets_file: Path | None = Field(None, description="KEY=VALUE file for secret refs.")
+    config_watch_interval: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between checks of the tenants and secrets files for changes "
+        "(applied without a restart once they validate); 0 = only on SIGHUP (ingress).",
+    )
     public_base_url: str = Field("http://127.0.0.1:8000", description="Ingress as vendors see it.")
     ingress_host: str = "127.0.0.1"
     ingress_port: int = Field(8000, ge=1, le=65535)
@@ -111,6 +119,23 @@ class Settings(BaseSettings):
         "deliveries are purged (docs/operations.md, Personal data).",
     )
     retention_interval: float = Field(3600.0, gt=0, description="Seconds between retention purges.")
+    alert_url: str | None = Field(
+        None, description="Alert sink URL (docs/operations.md, Alerts); unset = no alerts pushed."
+    )
+    alert_format: Literal["slack", "webhook"] = Field(
+        "slack", description="slack ({\"text\": ...}) or webhook (signed, Standard Webhooks)."
+    )
+    alert_secret: SecretStr | None = Field(
+        None, validate_default=True, description="whsec_ secret signing the webhook format."
+    )
+    alert_interval: float = Field(60.0, gt=0, description="Seconds between alert runs.")
+    alert_rate_limit: int = Field(
+        10, ge=1, description="Messages to the sink per alert_rate_window at most (more fold)."
+    )
+    alert_rate_window: float = Field(3600.0, gt=0, description="Seconds the rate limit spans.")
+    alert_handoff_after_hours: float = Field(
+        6.0, gt=0, description="A hand-off still not done this long after due is alerted."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -151,6 +176,31 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         fix = "the ingress as vendors reach it, e.g. https://hooks.example.com"
         return http_url(value, fix=fix).rstrip("/")
+
+    @field_validator("alert_url")
+    @classmethod
+    def _alert_url(cls, value: str | None) -> str | None:
+        fix = "the sink's incoming-webhook URL, e.g. https://hooks.slack.com/services/..."
+        return None if value is None else http_url(value, fix=fix)
+
+    @field_validator("alert_secret")
+    @classmethod
+    def _alert_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("alert_format") != "webhook" or not info.data.get("alert_url"):
+            return value
+        if value is None:
+            raise invalid(
+                "the webhook alert format signs every alert and no secret is set",
+                "set BOOKWIRE_ALERT_SECRET to a Standard Webhooks secret (whsec_ and base64), "
+                "or BOOKWIRE_ALERT_FORMAT=slack",
+            )
+        if not _STANDARD_SECRET.fullmatch(value.get_secret_value()):
+            raise invalid(
+                "not a Standard Webhooks secret",
+                "whsec_ followed by the base64 of 24-64 random bytes, e.g. "
+                "whsec_$(openssl rand -base64 32)",
+            )
+        return value
 
     @field_validator("broker_url")
     @classmethod

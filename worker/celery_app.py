@@ -20,6 +20,7 @@ from __future__ import annotations
 from celery import Celery
 
 from config.settings import Settings
+from worker.process import reload  # noqa: F401 - every worker reloads a changed tenants file
 from worker.telemetry import observe  # noqa: F401 - connects the signal handlers
 
 QUEUE = "bookwire"
@@ -67,6 +68,10 @@ def create_celery(settings: Settings) -> Celery:
             "purge-expired": {  # retention of personal data (docs/operations.md)
                 "task": "bookwire.purge_expired",
                 "schedule": settings.retention_interval,
+            },
+            "send-alerts": {  # alerts pushed to the sink, if one is set (docs/operations.md)
+                "task": "bookwire.send_alerts",
+                "schedule": settings.alert_interval,
             },
         },
         bookwire_max_countdown=min(settings.retry_backoff_max, half),

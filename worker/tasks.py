@@ -97,6 +97,15 @@ def purge_expired() -> int:
     return purge(runtime.current(), now=datetime.now(UTC)).bookings
 
 
+@app.task(name="bookwire.send_alerts")
+def send_alerts() -> int:
+    """Push what is alert-worthy (failures, drift, silent sources, missing hand-offs) to the
+    alert sink: each group once, rate-limited (``worker.alerts.send``); no sink set: nothing."""
+    from worker.alerts.send import run
+
+    return run(runtime.current(), now=datetime.now(UTC))
+
+
 @app.task(name="bookwire.hand_off", base=BookwireTask, subject=HAND_OFF)
 def hand_off_event(booking_id: int) -> str:
     """Hand the booking's ended event's album link (or attendance) to its portal, once."""

@@ -17,6 +17,8 @@
   an outcome is *ambiguous* (the call may or may not have happened) and drives recovery.
 - ``audit_log``: what operators and the retention job did to stored data (erase, purge,
   replay, reload): when, who (cli | beat), counts and tenant; never a person's data.
+- ``alerts``: one row per alert group's episode pushed to the alert sink (``worker.alerts``):
+  opened once, sent once, closed when its cause is gone.
 """
 
 from __future__ import annotations
@@ -253,6 +255,34 @@ class AuditRecord(Base):
     actor: Mapped[str] = mapped_column(String(20))
     tenant: Mapped[str | None] = mapped_column(String(63))
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class AlertRow(Base):
+    """One alert group's episode (``worker.alerts``): from the first time its cause is seen
+    until it is gone. ``open_key`` is the group key while the episode is open, NULL once it
+    closed: unique, so one open episode per group however many runs race. ``message_key`` is
+    the message that carries it to the sink (written before the send: the sink's dedupe key);
+    ``sent_at`` is set after the sink's 2xx. Ids, slugs and counts only, never people."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    group_key: Mapped[str] = mapped_column(String(255))
+    open_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    tenant: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    command: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    composed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def table(model: type[Base]) -> Table:

@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd_up,
         "Run everything on embedded defaults (broker, ingress, worker, beat, Flower, sandbox).",
     )
-    add("ingress", cmd_ingress, "Serve the webhook ingress (uvicorn).")
+    add("ingress", cmd_ingress, "Serve the webhook ingress (uvicorn), /metrics on the ops port.")
     worker = add("worker", cmd_worker, "Run a Celery worker.")
     worker.add_argument("--concurrency", type=int, default=None)
     add("beat", cmd_beat, "Run Celery beat (relay and periodic sweeps).")
@@ -303,22 +303,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_ingress(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from worker.ingress.app import create_app
+    from worker.ingress.serve import OpsPortTaken, serve
     from worker.telemetry.logs import configure
 
     rt = _runtime()
     rt.tenants  # noqa: B018 - fail at start on broken config
     configure(json_lines=rt.settings.log_json, level=rt.settings.log_level)
-    uvicorn.run(
-        create_app(rt),
-        host=rt.settings.ingress_host,
-        port=rt.settings.ingress_port,
-        log_level="warning",
-        log_config=None,  # ours (worker.telemetry.logs): JSON lines when BOOKWIRE_LOG_JSON=true
-        access_log=False,
-    )
+    try:
+        serve(rt)  # webhooks on the ingress port, /metrics on the ops port
+    except OpsPortTaken as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_START
     return 0
 
 

@@ -60,6 +60,7 @@ class Stack:
     worker: Process
     flower: Process
     ingress_url: str
+    ingress_metrics_url: str  # the ingress's ops listener
     flower_url: str
     worker_metrics_url: str
     secrets_file: Path
@@ -122,6 +123,7 @@ def stack(redis_server: str) -> Iterator[Stack]:
             tenants_file=tenants_file,
             secrets_file=secrets_file,
             ingress_port=free_port(),
+            ops_port=free_port(),
             flower_port=free_port(),
             worker_metrics_port=free_port(),
             log_json=True,
@@ -143,6 +145,7 @@ def stack(redis_server: str) -> Iterator[Stack]:
             worker=worker,
             flower=flower,
             ingress_url=f"http://127.0.0.1:{settings.ingress_port}",
+            ingress_metrics_url=f"http://127.0.0.1:{settings.ops_port}/metrics",
             flower_url=f"http://127.0.0.1:{settings.flower_port}",
             worker_metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
             secrets_file=secrets_file,
@@ -255,7 +258,7 @@ def test_flower_task_page_in_headless_chromium(stack: Stack, tmp_path: Path) -> 
 def test_canaries_appear_in_no_log_metric_or_error_answer(stack: Stack) -> None:
     for answer in stack.answers:
         assert_clean(answer.text, f"the {answer.status_code} answer")
-    assert_clean(httpx.get(f"{stack.ingress_url}/metrics").text, "the ingress's metrics")
+    assert_clean(httpx.get(stack.ingress_metrics_url).text, "the ingress's metrics")
     worker_metrics = httpx.get(stack.worker_metrics_url).text
     assert_clean(worker_metrics, "the worker's metrics")
     assert_clean(stack.outputs(), "the logs")
@@ -272,7 +275,7 @@ def test_worker_metrics_count_the_failed_task(stack: Stack) -> None:
     text = httpx.get(stack.worker_metrics_url).text
     assert 'bookwire_tasks_total{outcome="failed",task="bookwire.sync_booking"} 1.0' in text
     assert 'bookwire_task_seconds_count{task="bookwire.sync_booking"}' in text
-    ingress_metrics = httpx.get(f"{stack.ingress_url}/metrics").text
+    ingress_metrics = httpx.get(stack.ingress_metrics_url).text
     assert 'bookwire_failures_open{stage="sync",tenant="acme"} 1.0' in ingress_metrics
     assert 'bookwire_failures_open{stage="parse",tenant="acme"} 2.0' in ingress_metrics
 

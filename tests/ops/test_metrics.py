@@ -1,4 +1,5 @@
-"""The ingress's /metrics: its own counters plus system state read from the store and broker."""
+"""The ingress's /metrics (on its ops listener): its own counters plus system state read from the
+store and broker."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.settings import Settings
 from tests.support import ServerThread, booking, signed
 from worker.ingress.app import create_app
+from worker.ingress.probes import create_ops_app
 from worker.runtime import Runtime
 
 
 @pytest.fixture
 def ingress(runtime: Runtime) -> Iterator[ServerThread]:
     with ServerThread(create_app(runtime)) as server:
+        yield server
+
+
+@pytest.fixture
+def ops(runtime: Runtime) -> Iterator[ServerThread]:
+    with ServerThread(create_ops_app(runtime)) as server:
         yield server
 
 
@@ -34,11 +42,13 @@ def post(ingress: ServerThread, body: dict[str, object]) -> httpx.Response:
     return httpx.post(f"{ingress.url}/webhooks/generic/acme", content=raw, headers=headers)
 
 
-def test_queue_depth_pending_and_open_failures_are_exposed(ingress: ServerThread) -> None:
+def test_queue_depth_pending_and_open_failures_are_exposed(
+    ingress: ServerThread, ops: ServerThread
+) -> None:
     for i in range(3):
         assert post(ingress, booking(f"m-{i}")).status_code == 202
     assert post(ingress, booking("m-bad", timezone="Mars/X")).status_code == 422
-    found = samples(ingress.url)
+    found = samples(ops.url)
     assert found[("bookwire_queue_depth", (("queue", "bookwire"),))] == 3
     assert found[("bookwire_bookings_pending", (("tenant", "acme"),))] == 3
     assert found[("bookwire_failures_open", (("stage", "parse"), ("tenant", "acme")))] == 1
@@ -53,7 +63,7 @@ def test_metrics_still_answer_with_the_broker_down(settings: Settings, runtime: 
     down = Runtime(
         settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}), tenants=runtime.tenants
     )
-    with ServerThread(create_app(down)) as server:
+    with ServerThread(create_ops_app(down)) as server:
         found = samples(server.url)
         ready = httpx.get(f"{server.url}/readyz")
         alive = httpx.get(f"{server.url}/healthz")
@@ -71,7 +81,7 @@ def test_readiness_reports_a_store_that_is_down(settings: Settings, runtime: Run
         ),
         tenants=runtime.tenants,
     )
-    with ServerThread(create_app(down)) as server:
+    with ServerThread(create_ops_app(down)) as server:
         ready = httpx.get(f"{server.url}/readyz", timeout=10)
         found = samples(server.url)
     assert ready.status_code == 503 and ready.json()["problems"] == ["store unreachable"]

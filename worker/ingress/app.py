@@ -9,14 +9,21 @@ inbox writer, which commits the deliveries waiting together (``worker.ingress.in
 - 200: stored and deliberately ignored (an event type we do not act on)
 - 401: bad, missing or unreadable signature (or timestamp); nothing stored but a counter
 - 404: unknown tenant or source
+- 408: the body did not arrive within ``BOOKWIRE_INGRESS_BODY_TIMEOUT`` (10 s); nothing stored
 - 413: body over 1 MiB
+- 429 with ``Retry-After``: the route (tenant and source) is over ``BOOKWIRE_INGRESS_RATE_LIMIT``
+  in this process (``worker.ingress.throttle``); verified, but nothing stored: the retry delivers it
 - 422 ``{"error", "field", "reason", "inbox_id"}``: verified but invalid; kept as quarantined
   (202 with the same body for vendors that switch off failing subscriptions)
 - 503: the store is down; never a 2xx for something not stored
+
+``/healthz`` and ``/readyz`` are served here too; ``/metrics`` only on the ops listener
+(``worker.ingress.probes``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -37,10 +43,12 @@ from integrations import registry
 from integrations.connector import Source, WebhookRequest
 from integrations.errors import SignatureError
 from worker.ingress.inbox import InboxWriter
+from worker.ingress.probes import health_routes
+from worker.ingress.throttle import RouteLimiter
 from worker.intake import record as intake
-from worker.ops import state_metrics
+from worker.privacy.audit import Actor
+from worker.process.reload import watching
 from worker.runtime import Runtime
-from worker.store.migrate import schema_problems
 from worker.telemetry.metrics import INGEST_SECONDS, WEBHOOKS
 
 MAX_BODY = 1024 * 1024
@@ -55,17 +63,25 @@ def create_app(rt: Runtime) -> Starlette:
     """The ASGI app for ``rt``; tenants load (and fail) here, at start."""
     rt.tenants  # noqa: B018 - load and check config before serving anything
     inbox = InboxWriter(rt)
+    limiter = RouteLimiter(rt.settings.ingress_rate_limit)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
+        # a changed tenants or secrets file applies without a restart (also on SIGHUP)
+        with watching(rt, actor=Actor.ingress, sighup=True):
+            yield
         await run_in_threadpool(inbox.stop)  # what is waiting is stored and answered first
 
     async def webhook(request: Request) -> Response:
+        with rt.pinned():  # one generation of the tenants file for the whole request
+            return await handle(request)
+
+    async def handle(request: Request) -> Response:
         started = time.perf_counter()
         try:
             incoming = await _read(rt, request)
             arrival = _prepare(rt, incoming)
+            _admit(limiter, incoming)
         except Refused as refused:
             return refused.answer()
         try:
@@ -81,28 +97,10 @@ def create_app(rt: Runtime) -> Starlette:
         INGEST_SECONDS.observe(time.perf_counter() - started)
         return _answer(receipt, incoming.source.quarantine_status)
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "alive"})
-
-    async def readyz(_: Request) -> Response:
-        problems = await run_in_threadpool(_readiness, rt)
-        status = 200 if not problems else 503
-        return JSONResponse(
-            {"status": "ready" if not problems else "not ready", "problems": problems},
-            status_code=status,
-        )
-
-    async def metrics(_: Request) -> Response:
-        # this process's counters, then system state read from the store and the broker
-        state = await run_in_threadpool(state_metrics.collect, rt)
-        return Response(generate_latest() + state, media_type=CONTENT_TYPE_LATEST)
-
     return Starlette(
         routes=[
             Route("/webhooks/{source}/{tenant}", webhook, methods=["POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            *health_routes(rt),
         ],
         lifespan=lifespan,
     )
@@ -118,29 +116,42 @@ class Incoming:
 
 
 class Refused(Exception):
-    """A delivery answered before it is recorded (unknown route, too large, not verified)."""
+    """A delivery answered before it is recorded (unknown route, too slow, too large, not
+    verified, over the route's rate limit)."""
 
-    def __init__(self, status: int, error: str, labels: tuple[str, str, str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        labels: tuple[str, str, str],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
-        self.status, self.error, self.labels = status, error, labels
+        self.status, self.error, self.labels, self.headers = status, error, labels, headers
 
     def answer(self) -> Response:
         WEBHOOKS.labels(*self.labels).inc()
-        return JSONResponse({"error": self.error}, status_code=self.status)
+        return JSONResponse({"error": self.error}, status_code=self.status, headers=self.headers)
 
 
 async def _read(rt: Runtime, request: Request) -> Incoming:
-    """The route's tenant and source (404 if either is unknown) and the body (413 if too large)."""
+    """The route's tenant and source (404 if either is unknown) and the body (413 if too large,
+    408 if it does not arrive within ``BOOKWIRE_INGRESS_BODY_TIMEOUT``)."""
     slug = request.path_params["source"]
     tenant_id = request.path_params["tenant"]
     tenant = rt.tenant(tenant_id)
     source = registry.connector(slug)
     if tenant is None or slug not in tenant.sources or source is None:
         raise Refused(404, "unknown tenant or source", ("unknown", "unknown", "not_found"))
+    timeout = rt.settings.ingress_body_timeout
     try:
-        body = await _read_body(request)
+        async with asyncio.timeout(timeout):
+            body = await _read_body(request)
     except BodyTooLarge:
         raise Refused(413, "body over 1 MiB", (slug, tenant_id, "too_large")) from None
+    except TimeoutError:
+        error = f"body not received within {timeout:g} s; nothing stored, send it again"
+        raise Refused(408, error, (slug, tenant_id, "timeout")) from None
     headers = {k.lower(): v for k, v in request.headers.items()}
     url = _public_url(rt, request)
     return Incoming(tenant_id, source, WebhookRequest(request.method, url, headers, body))
@@ -177,6 +188,19 @@ def _prepare(rt: Runtime, incoming: Incoming) -> intake.Arrival:
         connector=source,
         now=datetime.now(UTC),
     )
+
+
+def _admit(limiter: RouteLimiter, incoming: Incoming) -> None:
+    """429 with ``Retry-After`` when the route is over its rate limit; nothing is stored, so the
+    vendor's retry delivers it later."""
+    wait = limiter.admit(incoming.tenant, incoming.source.slug)
+    if wait is not None:
+        raise Refused(
+            429,
+            f"too many deliveries for this tenant and source; nothing stored, retry in {wait} s",
+            (incoming.source.slug, incoming.tenant, "rate_limited"),
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def _stored(incoming: Incoming, receipt: intake.Receipt) -> None:
@@ -231,17 +255,3 @@ def _public_url(rt: Runtime, request: Request) -> str:
     """The URL as the vendor addressed it (behind proxies: BOOKWIRE_PUBLIC_BASE_URL)."""
     url = rt.settings.public_base_url.rstrip("/") + request.url.path
     return f"{url}?{request.url.query}" if request.url.query else url
-
-
-def _readiness(rt: Runtime) -> list[str]:
-    problems: list[str] = []
-    try:
-        rt.store.ping()
-        problems += schema_problems(rt.store)  # an outdated schema fails every sync
-    except Exception:
-        problems.append("store unreachable")
-    try:
-        rt.redis.ping()
-    except Exception:
-        problems.append("broker unreachable")
-    return problems

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from config.settings import Settings
 from tests.support import OLD_SECRET, ServerThread, booking, signed
 from worker.ingress.app import create_app
+from worker.ingress.probes import create_ops_app
 from worker.runtime import Runtime
 from worker.store.migrate import migrate
 from worker.store.models import Booking, Delivery, Failure
@@ -66,7 +67,8 @@ def test_bad_signature_is_401_and_stores_nothing(runtime: Runtime, ingress: Serv
     response = post(ingress, body, headers)
     assert response.status_code == 401
     assert count(runtime, Delivery) == 0 and queued(runtime) == []
-    metrics = httpx.get(f"{ingress.url}/metrics").text
+    with ServerThread(create_ops_app(runtime)) as ops:
+        metrics = httpx.get(f"{ops.url}/metrics").text
     assert (
         'bookwire_webhooks_total{result="unauthorized",source="generic",tenant="acme"}' in metrics
     )
@@ -157,3 +159,12 @@ def test_broker_down_still_acknowledges_what_was_stored(
 def test_health_and_readiness(ingress: ServerThread) -> None:
     assert httpx.get(f"{ingress.url}/healthz").status_code == 200
     assert httpx.get(f"{ingress.url}/readyz").json()["status"] == "ready"
+
+
+def test_metrics_are_not_on_the_public_port(runtime: Runtime, ingress: ServerThread) -> None:
+    """They name tenants and read the store: only the ops listener serves them."""
+    assert httpx.get(f"{ingress.url}/metrics").status_code == 404
+    with ServerThread(create_ops_app(runtime)) as ops:
+        answer = httpx.get(f"{ops.url}/metrics", timeout=10)
+        assert answer.status_code == 200 and "bookwire_state_up" in answer.text
+        assert httpx.get(f"{ops.url}/readyz").json()["status"] == "ready"

@@ -40,7 +40,7 @@ def free_port() -> int:
 class ServerThread:
     """A real uvicorn server on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, *, lifespan: str = "off") -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
             app,
@@ -48,7 +48,7 @@ class ServerThread:
             port=self.port,
             log_level="error",
             access_log=False,
-            lifespan="off",
+            lifespan=lifespan,  # "on": the app's start-up and shutdown run, as when served
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

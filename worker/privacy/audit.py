@@ -1,7 +1,8 @@
 """The audit log: what was done to stored data, by whom, how much; never whose.
 
 One row per erasure (``bookwire erase``), retention purge (the beat job), replay
-(``bookwire replay``) or reload. ``actor`` says where it came from (``cli`` or ``beat``);
+(``bookwire replay``) or reload of the tenants file. ``actor`` says where it came from (``cli``,
+``beat``, or the ``ingress`` or ``worker`` process that applied a reload);
 ``counts`` are numbers of rows touched by kind. Emails, names and booking ids stay out: the
 record proves that an erasure happened without saying about whom.
 """
@@ -28,6 +29,8 @@ class Action(StrEnum):
 class Actor(StrEnum):
     cli = "cli"
     beat = "beat"
+    ingress = "ingress"
+    worker = "worker"
 
 
 def record(

@@ -7,7 +7,7 @@ with the traffic.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOKS = Counter(
     "bookwire_webhooks_total",
@@ -63,6 +63,20 @@ PORTAL_DELIVERIES = Counter(
     ["tenant", "portal", "result"],
 )
 PORTAL_RESULTS = frozenset({"delivered", "skipped", "not-ready", "failed"})
+
+# Every process that reads the tenants file (ingress, worker): see worker.process.reload.
+CONFIG_RELOADS = Counter(
+    "bookwire_config_reloads_total",
+    "Reloads of the tenants and secrets files by result (applied or rejected).",
+    ["result"],
+)
+CONFIG_RELOAD_FAILING = Gauge(
+    "bookwire_config_reload_failing",
+    "1 while the tenants or secrets file on disk is broken and the previous config is in use.",
+)
+RELOAD_RESULTS = ("applied", "rejected")
+for _result in RELOAD_RESULTS:  # both series exist (at 0) from the start
+    CONFIG_RELOADS.labels(_result)
 
 
 def portal_delivery(tenant: str, portal: str, result: str) -> None:

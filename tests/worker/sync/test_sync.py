@@ -149,7 +149,7 @@ def test_wrong_api_key_is_a_configuration_error_not_a_retry(
     from pydantic import SecretStr
 
     tenant.platform.credentials["api_key"]._value = SecretStr("revoked-key")
-    runtime._platforms.clear()
+    runtime.config.platforms.clear()
     with pytest.raises(ConfigurationError, match="Invalid or revoked API key"):
         sync.sync_booking(runtime, booking_id, now=NOW)
     sync.fail(runtime, booking_id, "gomry: HTTP 401", now=NOW)

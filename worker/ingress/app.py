@@ -46,6 +46,8 @@ from worker.ingress.inbox import InboxWriter
 from worker.ingress.probes import health_routes
 from worker.ingress.throttle import RouteLimiter
 from worker.intake import record as intake
+from worker.privacy.audit import Actor
+from worker.process.reload import watching
 from worker.runtime import Runtime
 from worker.telemetry.metrics import INGEST_SECONDS, WEBHOOKS
 
@@ -65,10 +67,16 @@ def create_app(rt: Runtime) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
+        # a changed tenants or secrets file applies without a restart (also on SIGHUP)
+        with watching(rt, actor=Actor.ingress, sighup=True):
+            yield
         await run_in_threadpool(inbox.stop)  # what is waiting is stored and answered first
 
     async def webhook(request: Request) -> Response:
+        with rt.pinned():  # one generation of the tenants file for the whole request
+            return await handle(request)
+
+    async def handle(request: Request) -> Response:
         started = time.perf_counter()
         try:
             incoming = await _read(rt, request)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 def test_up_send_example_status_and_clean_stop(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWIRE_")}
-    ports = {"INGRESS": free_port(), "SANDBOX": free_port(), "FLOWER": free_port()}
+    ports = {name: free_port() for name in ("INGRESS", "OPS", "SANDBOX", "FLOWER")}
     env.update({f"BOOKWIRE_{name}_PORT": str(port) for name, port in ports.items()})
     env["BOOKWIRE_HOME"] = str(tmp_path / "var")
     log = (tmp_path / "up.log").open("wb")
@@ -85,7 +85,7 @@ def start_up(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def up_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKWIRE_")}
-    ports = {"INGRESS": free_port(), "SANDBOX": free_port(), "FLOWER": free_port()}
+    ports = {name: free_port() for name in ("INGRESS", "OPS", "SANDBOX", "FLOWER")}
     env.update({f"BOOKWIRE_{name}_PORT": str(port) for name, port in ports.items()})
     env["BOOKWIRE_HOME"] = str(tmp_path / "var")
     return env, ports

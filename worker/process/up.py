@@ -156,6 +156,7 @@ def _banner(settings: Settings) -> None:
         f"""
 bookwire is up (data under {settings.home.resolve()})
   ingress   {ingress}/webhooks/{{source}}/{{tenant}}   (health: {ingress}/readyz)
+  metrics   http://{settings.ops_host}:{settings.ops_port}/metrics   (the ingress's ops port)
   flower    http://{settings.flower_host}:{settings.flower_port}
   sandbox   http://{settings.sandbox_host}:{settings.sandbox_port}/api/v1/events
   tenants   {settings.resolved_tenants_file}

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         None, description="Alert sink URL (docs/operations.md, Alerts); unset = no alerts pushed."
     )
     alert_format: Literal["slack", "webhook"] = Field(
-        "slack", description="slack ({\"text\": ...}) or webhook (signed, Standard Webhooks)."
+        "slack", description='slack ({"text": ...}) or webhook (signed, Standard Webhooks).'
     )
     alert_secret: SecretStr | None = Field(
         None, validate_default=True, description="whsec_ secret signing the webhook format."

@@ -106,12 +106,12 @@ class AlertSink:
 
 
 def slack_text(message: AlertMessage) -> str:
-    """The Slack message: one alert's title, text and command; or, folded, a line per alert
-    (the first ``DIGEST_LINES``) and how many more."""
+    """The Slack message: one alert's title, text and command; or, folded ("and K more"), a
+    line per alert (the first ``DIGEST_LINES``, then how many are left unnamed)."""
     if not message.folded and len(message.alerts) == 1:
         alert = message.alerts[0]
         return f"*bookwire: {alert.title}*\n{alert.text}\n`{alert.command}`"
-    lines = [f"*bookwire: {len(message.alerts)} alerts* (rate limit reached: folded into one)"]
+    lines = [f"*bookwire: and {len(message.alerts)} more alerts* (folded: rate limit reached)"]
     for alert in message.alerts[:DIGEST_LINES]:
         lines.append(f"• {alert.title}: `{alert.command}`")
     more = len(message.alerts) - DIGEST_LINES

@@ -36,10 +36,10 @@ from worker.sync.reconcile import DRIFT_KEY
 Kind = Literal["failure", "drift", "source", "handoff"]
 FAILURE_STAGES = ("parse", "fetch", "sync", "overdue")
 _WHAT = {
-    "parse": "deliveries that do not parse (quarantined)",
-    "fetch": "thin deliveries whose look-ups failed",
-    "sync": "bookings whose event could not be made",
-    "overdue": "bookings with no event in time",
+    "parse": "a delivery that does not parse, quarantined",
+    "fetch": "a thin delivery whose look-ups failed",
+    "sync": "a booking whose event could not be made",
+    "overdue": "a booking with no event in time",
 }
 
 
@@ -99,8 +99,9 @@ def failures(rt: Runtime, *, now: datetime) -> list[Alert]:
                 tenant=tenant,
                 title=f"{tenant}: {count} open {stage} failure{_s(count)} ({source})",
                 text=(
-                    f"Tenant {tenant}, source {source}: {count} {_WHAT[stage]}, open since "
-                    f"{_iso(since)}. Inspect: bookwire failures {filters}"
+                    f"Tenant {tenant}, source {source}: {count} open {stage} failure{_s(count)} "
+                    f"({_WHAT[stage]}), the first seen {_iso(since)}. Inspect: bookwire failures "
+                    f"{filters}"
                 ),
                 command=command,
                 count=count,

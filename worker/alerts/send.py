@@ -21,6 +21,7 @@ nothing):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from datetime import datetime, timedelta
@@ -55,10 +56,8 @@ def run(rt: Runtime, *, now: datetime) -> int:
         compose(rt, now=now)
         return deliver(rt, sink(rt), now=now)
     finally:
-        try:
+        with contextlib.suppress(LockError):  # expired under a slow sink: the leases hold
             lock.release()
-        except LockError:  # it expired under a slow sink: the leases still hold
-            pass
 
 
 def sink(rt: Runtime) -> AlertSink:
@@ -82,7 +81,7 @@ def observe(rt: Runtime, alerts: list[Alert], *, now: datetime) -> None:
             elif row.message_key is None:
                 row.title, row.text, row.command = alert.title, alert.text, alert.command
                 row.count = alert.count
-        new = [alert for group, alert in current.items() if group not in opened]
+        new = [alert for group, alert in sorted(current.items()) if group not in opened]
         if new:
             _open(session, new, now=now)
 

@@ -4,6 +4,7 @@ add nothing, a sink that fails first still gets it once, the rate limit folds th
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,10 +14,11 @@ from sqlalchemy import select
 from integrations.connector import WebhookRequest
 from integrations.generic.webhook import verify
 from tests.worker.alerts.conftest import SINK_SECRET, Sink
-from worker.alerts import send
+from worker.alerts import rules, send
 from worker.celery_app import create_celery
 from worker.records import failures
 from worker.runtime import Runtime
+from worker.store.migrate import migrate
 from worker.store.models import AlertRow, Failure
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -114,7 +116,21 @@ def test_a_group_that_closed_and_came_back_alerts_again(runtime: Runtime, sink: 
         ]
 
 
-def test_runs_at_the_same_time_send_one_alert(runtime: Runtime, sink: Sink) -> None:
+@pytest.fixture
+def pg_runtime(runtime: Runtime, empty_database: str) -> Iterator[Runtime]:
+    """The same runtime on a fresh PostgreSQL database (row locks, not SQLite's one writer)."""
+    update = {"database_url": empty_database}
+    rt = Runtime(runtime.settings.model_copy(update=update), tenants=runtime.tenants)
+    migrate(rt.store)
+    yield rt
+    rt.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_runs_at_the_same_time_send_one_alert(
+    request: pytest.FixtureRequest, sink: Sink, store: str
+) -> None:
+    runtime = request.getfixturevalue("runtime" if store == "sqlite" else "pg_runtime")
     fail(runtime, 1)
     fail(runtime, 2, stage="overdue")
     start = threading.Barrier(4)
@@ -135,6 +151,28 @@ def test_runs_at_the_same_time_send_one_alert(runtime: Runtime, sink: Sink) -> N
         "*bookwire: acme: 1 open overdue failure (generic)*",
         "*bookwire: acme: 1 open sync failure (generic)*",
     ]
+
+
+def test_senders_that_race_past_the_lock_still_send_each_message_once(
+    pg_runtime: Runtime, sink: Sink
+) -> None:
+    fail(pg_runtime, 1)
+    send.observe(pg_runtime, rules.evaluate(pg_runtime, now=NOW), now=NOW)
+    assert send.compose(pg_runtime, now=NOW) == 1
+    start = threading.Barrier(4)
+    results: list[int] = []
+
+    def deliver() -> None:
+        start.wait()
+        results.append(send.deliver(pg_runtime, send.sink(pg_runtime), now=NOW))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [0, 0, 0, 1]
+    assert len(sink.received) == 1
 
 
 @pytest.mark.parametrize("alert_format", ["slack", "webhook"])

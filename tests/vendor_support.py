@@ -1,22 +1,30 @@
-"""Helpers for the HubSpot, Acuity and Square connector tests: credentials, tenants TOML with
-the three sources (pointing at the sandbox's vendor stubs), seeding, signed deliveries."""
+"""Helpers for the vendor connector tests: credentials, tenants TOML for each source (pointing
+at the sandbox's vendor stubs), secrets and tenants files, seeding, signed deliveries.
+
+HubSpot, Acuity and Square come as one block (``vendor_tenants_toml``); Calendly, Cal.com,
+Pipedrive and HubSpot workflows one source at a time (``calendly_toml`` …), since each test
+module wants them with different options."""
 
 from __future__ import annotations
 
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from integrations.acuity import webhook as acuity
 from integrations.acuity.schemas import AcuityOptions
+from integrations.calendly import webhook as calendly
 from integrations.connector import ParseContext
 from integrations.hubspot import webhook as hubspot
 from integrations.hubspot.schemas import HubSpotOptions
+from integrations.pipedrive import webhook as pipedrive
 from integrations.square import webhook as square
 from integrations.square.schemas import SquareOptions
+from tests.integrations.pipedrive.keys import OPTIONS as PIPEDRIVE_OPTIONS
 from tests.support import FIXTURES, secrets_env, tenants_toml
 
 HUBSPOT_SECRET = "4f0e2c9a-hubspot-client-secret-0001"
@@ -29,6 +37,12 @@ SQUARE_KEY = "square-signature-key-0001"
 SQUARE_OLD_KEY = "square-signature-key-0000"
 SQUARE_TOKEN = "EAAAsquare-access-token-0001"
 SQUARE_URL = "https://hooks.acme.example/webhooks/square/acme"
+CALENDLY_KEY = "calendly-test-signing-key"
+CALENDLY_TOKEN = "calendly-test-api-token"
+CALENDLY_ORG = "https://api.calendly.com/organizations/SANDBOXORG"
+CALCOM_SECRET = "calcom-test-webhook-secret"
+PIPEDRIVE_PAIR = "bookwire:pipedrive-test-pässword"  # Basic auth, non-ASCII on purpose
+PIPEDRIVE_TOKEN = "pipedrive-test-api-token"
 
 HUBSPOT_OPTIONS: dict[str, Any] = {
     "booked_stages": {"default": ["appointmentscheduled"], "88231744": [1029384756]},
@@ -107,6 +121,82 @@ def vendor_secrets_env() -> dict[str, str]:
     }
 
 
+def scheduler_secrets_env() -> dict[str, str]:
+    """``vendor_secrets_env`` plus Calendly's, Cal.com's and Pipedrive's."""
+    return {
+        **vendor_secrets_env(),
+        "TEST_CALENDLY_KEY": CALENDLY_KEY,
+        "TEST_CALENDLY_TOKEN": CALENDLY_TOKEN,
+        "TEST_CALCOM_SECRET": CALCOM_SECRET,
+        "TEST_PIPEDRIVE_AUTH": PIPEDRIVE_PAIR,
+        "TEST_PIPEDRIVE_TOKEN": PIPEDRIVE_TOKEN,
+    }
+
+
+def write_secrets(directory: Path, values: dict[str, str] | None = None) -> Path:
+    """A dotenv secrets file in ``directory`` (default: every test vendor's secrets)."""
+    path = directory / "secrets.env"
+    values = scheduler_secrets_env() if values is None else values
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    return path
+
+
+def write_tenants(directory: Path, sandbox_url: str, *sources: str, vendors: bool = False) -> Path:
+    """A tenants file in ``directory``: the test tenants (``tests.support.tenants_toml``), the
+    HubSpot/Acuity/Square block if ``vendors``, then each of ``sources`` (the TOML below)."""
+    path = directory / "tenants.toml"
+    block = sources_toml(sandbox_url) if vendors else ""
+    path.write_text(tenants_toml(sandbox_url, extra=block + "".join(sources)), encoding="utf-8")
+    return path
+
+
+def _expect(within: str | None) -> str:
+    return f'expect_delivery_within = "{within}"\n' if within else ""
+
+
+def calendly_toml(sandbox_url: str | None = None, *, expect: str | None = None) -> str:
+    """Calendly for ``acme``; with ``sandbox_url`` it also reads Calendly's API (the stub)."""
+    toml = '\n[tenants.acme.sources.calendly]\nsecrets = [{ env = "TEST_CALENDLY_KEY" }]\n'
+    if sandbox_url is None:
+        return toml + _expect(expect)
+    return f"""{toml}credentials = {{ api_token = {{ env = "TEST_CALENDLY_TOKEN" }} }}
+{_expect(expect)}
+[tenants.acme.sources.calendly.options]
+api_base_url = "{sandbox_url}/calendly"
+organization = "{CALENDLY_ORG}"
+"""
+
+
+CALCOM_TOML = '\n[tenants.acme.sources.calcom]\nsecrets = [{ env = "TEST_CALCOM_SECRET" }]\n'
+
+
+def pipedrive_toml(sandbox_url: str, *, expect: str | None = None, **options: str) -> str:
+    """Pipedrive for ``acme`` (its custom-field keys from ``tests.integrations.pipedrive.keys``,
+    plus ``options``), reading persons from the stub."""
+    fields = "\n".join(f'{k} = "{v}"' for k, v in {**PIPEDRIVE_OPTIONS, **options}.items())
+    return f"""
+[tenants.acme.sources.pipedrive]
+secrets = [{{ env = "TEST_PIPEDRIVE_AUTH" }}]
+credentials = {{ api_token = {{ env = "TEST_PIPEDRIVE_TOKEN" }} }}
+{_expect(expect)}
+[tenants.acme.sources.pipedrive.options]
+{fields}
+api_base_url = "{sandbox_url}/pipedrive"
+"""
+
+
+def hubspot_workflow_toml(**options: object) -> str:
+    """HubSpot workflow webhooks for ``acme`` (signed like HubSpot's app webhooks)."""
+    fields = "\n".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
+    return f"""
+[tenants.acme.sources.hubspot-workflow]
+secrets = [{{ env = "TEST_HUBSPOT_SECRET" }}]
+
+[tenants.acme.sources.hubspot-workflow.options]
+{fields}
+"""
+
+
 def seed(sandbox_url: str, vendor: str, payload: dict[str, Any]) -> None:
     httpx.post(f"{sandbox_url}/{vendor}/_seed", json=payload, timeout=10).raise_for_status()
 
@@ -149,6 +239,14 @@ def hubspot_headers(
         "x-hubspot-request-timestamp": str(stamp),
         "x-hubspot-signature-version": "v3",
     }
+
+
+def calendly_headers(body: bytes, *, at: datetime | None = None) -> dict[str, str]:
+    return {calendly.HEADER: calendly.sign(CALENDLY_KEY, body, at or datetime.now(UTC))}
+
+
+def pipedrive_headers() -> dict[str, str]:
+    return {"authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR)}
 
 
 def acuity_headers(body: bytes, *, secret: str = ACUITY_KEY) -> dict[str, str]:

@@ -19,58 +19,35 @@ from sqlalchemy import func, select
 from integrations.calcom import webhook as calcom
 from integrations.calendly import webhook as calendly
 from integrations.pipedrive import webhook as pipedrive
-from tests.integrations.pipedrive.keys import OPTIONS
-from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
+from tests.support import FIXTURES, ServerThread, gomry_events
+from tests.vendor_support import (
+    CALCOM_SECRET,
+    CALCOM_TOML,
+    PIPEDRIVE_TOKEN,
+    calendly_headers,
+    calendly_toml,
+    pipedrive_headers,
+    pipedrive_toml,
+    write_secrets,
+    write_tenants,
+)
 from worker.ingress.app import create_app
 from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Booking
 from worker.sync.bookings import sync_booking
 
-CALENDLY_KEY = "calendly-e2e-signing-key"
-CALCOM_SECRET = "calcom-e2e-webhook-secret"
-PIPEDRIVE_PAIR = "bookwire:pipedrive-e2e-pässword"
-PIPEDRIVE_TOKEN = "pipedrive-e2e-api-token"
-SECRETS = {
-    "TEST_CALENDLY_KEY": CALENDLY_KEY,
-    "TEST_CALCOM_SECRET": CALCOM_SECRET,
-    "TEST_PIPEDRIVE_AUTH": PIPEDRIVE_PAIR,
-    "TEST_PIPEDRIVE_TOKEN": PIPEDRIVE_TOKEN,
-}
-
-
-def sources(sandbox_url: str) -> str:
-    fields = "\n".join(f'{k} = "{v}"' for k, v in OPTIONS.items())
-    return f"""
-[tenants.acme.sources.calendly]
-secrets = [{{ env = "TEST_CALENDLY_KEY" }}]
-
-[tenants.acme.sources.calcom]
-secrets = [{{ env = "TEST_CALCOM_SECRET" }}]
-
-[tenants.acme.sources.pipedrive]
-secrets = [{{ env = "TEST_PIPEDRIVE_AUTH" }}]
-credentials = {{ api_token = {{ env = "TEST_PIPEDRIVE_TOKEN" }} }}
-
-[tenants.acme.sources.pipedrive.options]
-{fields}
-api_base_url = "{sandbox_url}/pipedrive"
-"""
-
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    path = tmp_path / "tenants.toml"
-    path.write_text(tenants_toml(sandbox.url, extra=sources(sandbox.url)), encoding="utf-8")
-    return path
+    return write_tenants(
+        tmp_path, sandbox.url, calendly_toml(), CALCOM_TOML, pipedrive_toml(sandbox.url)
+    )
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path) -> Path:
-    path = tmp_path / "secrets.env"
-    values = {**secrets_env(), **SECRETS}
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    return path
+    return write_secrets(tmp_path)
 
 
 @pytest.fixture
@@ -128,7 +105,7 @@ def test_calendly_booking_reschedule_and_cancellation_keep_one_event(
             ingress,
             "calendly",
             body,
-            {calendly.HEADER: calendly.sign(CALENDLY_KEY, body, datetime.now(UTC))},
+            calendly_headers(body),
         )
 
     first = "1f0a7a52-6d2b-4c1e-9b5e-2f7f3c1d9a10"
@@ -207,9 +184,7 @@ def test_pipedrive_won_deal_edit_and_loss_keep_one_event(
 
     def deliver(name: str) -> str:
         body = fixture("pipedrive", name)
-        answer = post(
-            ingress, "pipedrive", body, {"authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR)}
-        )
+        answer = post(ingress, "pipedrive", body, pipedrive_headers())
         assert (answer.status_code, answer.json()["outcome"]) == (202, "received")
         receipt = deferred.ingest(runtime, answer.json()["inbox_id"], now=datetime.now(UTC))
         assert receipt is not None and receipt.outcome == "accepted"

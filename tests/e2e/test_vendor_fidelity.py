@@ -17,17 +17,20 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from integrations.pipedrive import webhook as pipedrive
-from tests.integrations.pipedrive.keys import MEETING, OPTIONS
+from tests.integrations.pipedrive.keys import MEETING
 from tests.support import ServerThread, gomry_events
 from tests.vendor_support import (
+    PIPEDRIVE_TOKEN,
     fixture,
     hubspot_headers,
+    hubspot_workflow_toml,
+    pipedrive_headers,
+    pipedrive_toml,
     seed,
     seed_records,
     square_headers,
-    vendor_secrets_env,
-    vendor_tenants_toml,
+    write_secrets,
+    write_tenants,
 )
 from worker.ingress.app import create_app
 from worker.intake import deferred
@@ -36,55 +39,30 @@ from worker.store.models import Booking
 from worker.sync import bookings as sync
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
-PIPEDRIVE_PAIR = "bookwire:pipedrive-fidelity-pässword"
-PIPEDRIVE_TOKEN = "pipedrive-fidelity-api-token"
 
 
-def extra_sources(sandbox_url: str) -> str:
-    fields = "\n".join(f'{k} = "{v}"' for k, v in OPTIONS.items())
-    return f"""
-[tenants.acme.sources.pipedrive]
-secrets = [{{ env = "TEST_PIPEDRIVE_AUTH" }}]
-credentials = {{ api_token = {{ env = "TEST_PIPEDRIVE_TOKEN" }} }}
-
-[tenants.acme.sources.pipedrive.options]
-{fields}
-meeting_url_field = "{MEETING}"
-api_base_url = "{sandbox_url}/pipedrive"
-
-[tenants.acme.sources.hubspot-workflow]
-secrets = [{{ env = "TEST_HUBSPOT_SECRET" }}]
-
-[tenants.acme.sources.hubspot-workflow.options]
-object_type = "deal"
-start_property = "event_start"
-duration_property = "event_duration"
-timezone_property = "event_timezone"
-timezone = "America/Chicago"
-location_property = "event_venue"
-name_properties = ["contact_name"]
-email_property = "contact_email"
-"""
+WORKFLOW = {
+    "object_type": "deal",
+    "start_property": "event_start",
+    "duration_property": "event_duration",
+    "timezone_property": "event_timezone",
+    "timezone": "America/Chicago",
+    "location_property": "event_venue",
+    "name_properties": ["contact_name"],
+    "email_property": "contact_email",
+}
 
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    path = tmp_path / "tenants.toml"
-    toml = vendor_tenants_toml(sandbox.url) + extra_sources(sandbox.url)
-    path.write_text(toml, encoding="utf-8")
-    return path
+    pipedrive = pipedrive_toml(sandbox.url, meeting_url_field=MEETING)
+    workflow = hubspot_workflow_toml(**WORKFLOW)
+    return write_tenants(tmp_path, sandbox.url, pipedrive, workflow, vendors=True)
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path) -> Path:
-    values = {
-        **vendor_secrets_env(),
-        "TEST_PIPEDRIVE_AUTH": PIPEDRIVE_PAIR,
-        "TEST_PIPEDRIVE_TOKEN": PIPEDRIVE_TOKEN,
-    }
-    path = tmp_path / "secrets.env"
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), "utf-8")
-    return path
+    return write_secrets(tmp_path)
 
 
 @pytest.fixture
@@ -200,7 +178,7 @@ def test_a_pipedrive_v1_deal_keeps_the_place_name_the_link_and_the_persons_email
     }
     seed(sandbox.url, "pipedrive", {"tokens": [PIPEDRIVE_TOKEN], "persons": [sita]})
     body = fixture("pipedrive", "v1_deal_won_venue_and_link.json")
-    auth = {"authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR)}
+    auth = pipedrive_headers()
     [booking_id] = settle(runtime, post(ingress, "pipedrive", body, auth))
     assert booking_message(runtime, booking_id)["customer"] == {
         "name": "Sita Sharma",

@@ -34,31 +34,27 @@ from integrations.calcom import webhook as calcom
 from integrations.calendly import webhook as calendly
 from integrations.errors import BookwireError
 from integrations.hubspot import webhook as hubspot
-from integrations.pipedrive import webhook as pipedrive
 from tests.integrations.mutations import JSON, paths, replaced
-from tests.integrations.pipedrive.keys import OPTIONS
 from tests.support import FIXTURES, WEBHOOK_SECRET, ServerThread
 from tests.vendor_support import (
+    CALCOM_SECRET,
+    CALCOM_TOML,
+    CALENDLY_KEY,
     HUBSPOT_SECRET,
     acuity_headers,
+    calendly_toml,
+    hubspot_workflow_toml,
+    pipedrive_headers,
+    pipedrive_toml,
     square_headers,
-    vendor_secrets_env,
-    vendor_tenants_toml,
+    write_secrets,
+    write_tenants,
 )
 from worker.ingress.app import create_app
 from worker.intake import deferred
 from worker.runtime import Runtime
 from worker.store.models import Delivery
 
-CALENDLY_KEY = "calendly-fuzz-signing-key"
-CALCOM_SECRET = "calcom-fuzz-webhook-secret"
-PIPEDRIVE_PAIR = "bookwire:pipedrive-fuzz-password"
-SECRETS = {
-    "TEST_CALENDLY_KEY": CALENDLY_KEY,
-    "TEST_CALCOM_SECRET": CALCOM_SECRET,
-    "TEST_PIPEDRIVE_AUTH": PIPEDRIVE_PAIR,
-    "TEST_PIPEDRIVE_TOKEN": "pipedrive-fuzz-api-token",
-}
 ANSWERS = {200, 202, 401, 404, 413, 422}
 
 Signer = Callable[[bytes, str], dict[str, str]]  # (exact body, public URL) -> headers
@@ -78,6 +74,7 @@ def standard_webhooks(body: bytes, url: str, *, stamp: str | None = None) -> dic
 
 
 def calendly_signed(body: bytes, url: str, *, stamp: str | None = None) -> dict[str, str]:
+    """Calendly's scheme by hand: the stamp may be any text (the package signs a datetime)."""
     stamp = stamp or str(int(datetime.now(UTC).timestamp()))
     digest = hmac.new(CALENDLY_KEY.encode(), stamp.encode() + b"." + body, hashlib.sha256)
     return {calendly.HEADER: f"t={stamp},v1={digest.hexdigest()}"}
@@ -98,52 +95,29 @@ SIGNERS: dict[str, Signer] = {
     "square": lambda body, url: square_headers(body),
     "calendly": calendly_signed,
     "calcom": lambda body, url: {calcom.HEADER: calcom.sign(CALCOM_SECRET, body)},
-    "pipedrive": lambda body, url: {"authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR)},
+    "pipedrive": lambda body, url: pipedrive_headers(),
 }
 
 
-def more_sources(sandbox_url: str) -> str:
-    fields = "\n".join(f'{k} = "{v}"' for k, v in OPTIONS.items())
-    return f"""
-[tenants.acme.sources.calendly]
-secrets = [{{ env = "TEST_CALENDLY_KEY" }}]
-
-[tenants.acme.sources.calcom]
-secrets = [{{ env = "TEST_CALCOM_SECRET" }}]
-
-[tenants.acme.sources.pipedrive]
-secrets = [{{ env = "TEST_PIPEDRIVE_AUTH" }}]
-credentials = {{ api_token = {{ env = "TEST_PIPEDRIVE_TOKEN" }} }}
-
-[tenants.acme.sources.pipedrive.options]
-{fields}
-api_base_url = "{sandbox_url}/pipedrive"
-
-[tenants.acme.sources.hubspot-workflow]
-secrets = [{{ env = "TEST_HUBSPOT_SECRET" }}]
-
-[tenants.acme.sources.hubspot-workflow.options]
-object_type = "deal"
-timezone = "America/Chicago"
-start_property = "event_start"
-default_duration_minutes = 120
-"""
+WORKFLOW = {
+    "object_type": "deal",
+    "timezone": "America/Chicago",
+    "start_property": "event_start",
+    "default_duration_minutes": 120,
+}
 
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    path = tmp_path / "tenants.toml"
-    toml = vendor_tenants_toml(sandbox.url) + more_sources(sandbox.url)
-    path.write_text(toml, encoding="utf-8")
-    return path
+    more = (calendly_toml(), CALCOM_TOML, pipedrive_toml(sandbox.url))
+    return write_tenants(
+        tmp_path, sandbox.url, *more, hubspot_workflow_toml(**WORKFLOW), vendors=True
+    )
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path) -> Path:
-    path = tmp_path / "secrets.env"
-    values = {**vendor_secrets_env(), **SECRETS}
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    return path
+    return write_secrets(tmp_path)
 
 
 @pytest.fixture

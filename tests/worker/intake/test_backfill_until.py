@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import settings_env
-from tests.support import ServerThread, secrets_env, tenants_toml
-from tests.worker.intake.test_source_health import CALENDLY_TOKEN, SECRETS, missed_booking, sources
+from tests.support import ServerThread
+from tests.vendor_support import CALENDLY_TOKEN, write_secrets, write_tenants
+from tests.worker.intake.test_source_health import missed_booking, sources
 from worker.cli import main
 from worker.intake.backfill import backfill
 from worker.runtime import Runtime
@@ -23,17 +24,12 @@ TODAY = datetime.now(UTC).date()
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    path = tmp_path / "tenants.toml"
-    path.write_text(tenants_toml(sandbox.url, extra=sources(sandbox.url)), encoding="utf-8")
-    return path
+    return write_tenants(tmp_path, sandbox.url, *sources(sandbox.url))
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path) -> Path:
-    path = tmp_path / "secrets.env"
-    values = {**secrets_env(), **SECRETS}
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    return path
+    return write_secrets(tmp_path)
 
 
 def seed_two_events(sandbox: ServerThread) -> None:

@@ -21,10 +21,19 @@ from sqlalchemy import select
 
 from integrations.booking import BookingStatus
 from integrations.calendly import webhook as calendly
-from integrations.pipedrive import webhook as pipedrive
 from tests.conftest import settings_env
-from tests.integrations.pipedrive.keys import DATE, END, OPTIONS, START, VENUE, ZONE
-from tests.support import FIXTURES, ServerThread, gomry_events, secrets_env, tenants_toml
+from tests.integrations.pipedrive.keys import DATE, END, START, VENUE, ZONE
+from tests.support import FIXTURES, ServerThread, gomry_events
+from tests.vendor_support import (
+    CALENDLY_KEY,
+    CALENDLY_TOKEN,
+    PIPEDRIVE_TOKEN,
+    calendly_toml,
+    pipedrive_headers,
+    pipedrive_toml,
+    write_secrets,
+    write_tenants,
+)
 from worker import runtime as runtime_module
 from worker.celery_app import create_celery
 from worker.cli import main
@@ -36,56 +45,22 @@ from worker.store.models import Booking, Failure
 from worker.sync.bookings import sync_booking
 from worker.tasks import check_sources
 
-CALENDLY_KEY = "calendly-health-signing-key"
-CALENDLY_TOKEN = "calendly-health-api-token"
-PIPEDRIVE_PAIR = "bookwire:pipedrive-health-pass"
-PIPEDRIVE_TOKEN = "pipedrive-health-api-token"
-ORG = "https://api.calendly.com/organizations/SANDBOXORG"
-SECRETS = {
-    "TEST_CALENDLY_KEY": CALENDLY_KEY,
-    "TEST_CALENDLY_TOKEN": CALENDLY_TOKEN,
-    "TEST_PIPEDRIVE_AUTH": PIPEDRIVE_PAIR,
-    "TEST_PIPEDRIVE_TOKEN": PIPEDRIVE_TOKEN,
-}
 MISSED = "5b9d1c3e-0f2a-4b6c-8d7e-9a1b2c3d4e5f"  # the invitee no webhook ever brought
 
 
-def sources(sandbox_url: str) -> str:
-    fields = "\n".join(f'{k} = "{v}"' for k, v in OPTIONS.items())
-    return f"""
-[tenants.acme.sources.calendly]
-secrets = [{{ env = "TEST_CALENDLY_KEY" }}]
-credentials = {{ api_token = {{ env = "TEST_CALENDLY_TOKEN" }} }}
-expect_delivery_within = "6h"
-
-[tenants.acme.sources.calendly.options]
-api_base_url = "{sandbox_url}/calendly"
-organization = "{ORG}"
-
-[tenants.acme.sources.pipedrive]
-secrets = [{{ env = "TEST_PIPEDRIVE_AUTH" }}]
-credentials = {{ api_token = {{ env = "TEST_PIPEDRIVE_TOKEN" }} }}
-expect_delivery_within = "6h"
-
-[tenants.acme.sources.pipedrive.options]
-{fields}
-api_base_url = "{sandbox_url}/pipedrive"
-"""
+def sources(sandbox_url: str) -> tuple[str, str]:
+    """Calendly and Pipedrive, each read from its stub and expected to deliver every 6 h."""
+    return calendly_toml(sandbox_url, expect="6h"), pipedrive_toml(sandbox_url, expect="6h")
 
 
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    path = tmp_path / "tenants.toml"
-    path.write_text(tenants_toml(sandbox.url, extra=sources(sandbox.url)), encoding="utf-8")
-    return path
+    return write_tenants(tmp_path, sandbox.url, *sources(sandbox.url))
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path) -> Path:
-    path = tmp_path / "secrets.env"
-    values = {**secrets_env(), **SECRETS}
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    return path
+    return write_secrets(tmp_path)
 
 
 @pytest.fixture
@@ -246,7 +221,7 @@ def test_a_pipedrive_deal_lost_during_the_outage_is_cancelled_by_the_backfill(
         content=body,
         headers={
             "content-type": "application/json",
-            "authorization": pipedrive.basic_auth(PIPEDRIVE_PAIR),
+            **pipedrive_headers(),
         },
         timeout=10,
     )

@@ -8,13 +8,15 @@ ENV PYTHONUNBUFFERED=1 \
     BOOKWIRE_HOME=/data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY config ./config
 COPY integrations ./integrations
 COPY worker ./worker
 COPY sandbox ./sandbox
 COPY bench ./bench
-RUN pip install . && useradd --system --home-dir /data --create-home bookwire
+# every dependency at the version pinned in constraints.txt (the ranges in pyproject.toml alone
+# would give each build whatever is newest that day)
+RUN pip install -c constraints.txt . && useradd --system --home-dir /data --create-home bookwire
 
 USER bookwire
 WORKDIR /data

@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from celery import Celery
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from config.settings import Settings
 from tests.support import REPO
@@ -115,3 +119,69 @@ def test_the_tenants_file_of_the_stack_loads(tmp_path: Path) -> None:
     tenants = load_tenants(REPO / "deploy" / "tenants.toml", environ={}, secrets_file=example)
     check_tenants(tenants)
     assert tenants.tenants["acme"].platform.base_url == "http://sandbox:8700/api/v1"
+
+
+def test_the_ingress_publishes_its_webhook_port_and_not_its_metrics(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    ingress = services["ingress"]
+    env = ingress["environment"]
+    webhooks, ops = env["BOOKWIRE_INGRESS_PORT"], env["BOOKWIRE_OPS_PORT"]
+    assert webhooks != ops
+    published = [str(port).rsplit(":", 1)[-1] for port in ingress["ports"]]
+    assert published == [webhooks], "only the webhook port is published; /metrics names tenants"
+
+
+def pins() -> dict[str, str]:
+    """constraints.txt as {name: version}; every line must be an exact pin."""
+    found: dict[str, str] = {}
+    for line in (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version.strip(), f"constraints.txt: {line!r} is not name==version"
+        found[canonicalize_name(name)] = version.strip()
+    return found
+
+
+def runtime_closure(dependencies: list[str]) -> set[str]:
+    """Every distribution the runtime dependencies pull in (extras such as ``celery[redis]``
+    included), read from the installed packages' metadata, on this Python and platform."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = [Requirement(line) for line in dependencies]
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        for line in metadata.requires(requirement.name) or []:
+            needed = Requirement(line)
+            extras = requirement.extras or {""}
+            if needed.marker is None or any(needed.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(needed)
+    return {name for name, _ in seen}
+
+
+def test_the_image_installs_from_the_constraints_file() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^COPY .*\bconstraints\.txt\b.* \./$", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install -c constraints\.txt \.( |$)", dockerfile, re.MULTILINE)
+
+
+def test_every_runtime_dependency_is_pinned_at_a_version_its_range_allows() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pinned = pins()
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"constraints.txt pins {requirement.name}=={pinned[name]}, outside {line!r}"
+        )
+    for name in sorted(runtime_closure(project["dependencies"])):
+        assert name in pinned, f"{name} (needed at run time) is not pinned in constraints.txt"
+    for test_only in project["optional-dependencies"]["test"]:
+        name = canonicalize_name(Requirement(test_only).name)
+        if name not in {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}:
+            assert name not in pinned, f"{name} is a test tool, not a runtime dependency"

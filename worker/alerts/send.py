@@ -140,12 +140,14 @@ def deliver(rt: Runtime, to: AlertSink, *, now: datetime) -> int:
             to.send(message)
         except BookwireError as exc:
             _release(rt, key, str(exc)[:500] or type(exc).__name__)
-            log.warning("alert not sent", extra={"why": type(exc).__name__, "alert": key})
+            extra = {"error": type(exc).__name__, "count": len(message.alerts)}
+            log.warning("alert not sent; the next run sends it again", extra=extra)
             continue
         except BaseException:
             _release(rt, key, "interrupted")
             raise
         _mark_sent(rt, key, now=now)
+        log.info("alert sent", extra={"count": len(message.alerts)})
         sent += 1
     return sent
 

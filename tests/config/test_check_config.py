@@ -126,6 +126,20 @@ BAD_SETTINGS = [
         "vendors reach it, e.g. https://hooks.example.com)",
         id="public-url",
     ),
+    pytest.param(
+        "BOOKWIRE_INGRESS_RATE_LIMIT",
+        "lots",
+        "environment: BOOKWIRE_INGRESS_RATE_LIMIT: not a rate limit: 'lots' (fix: deliveries "
+        'per time in `limits` syntax, e.g. "1000/10 seconds" or "50/second", or off)',
+        id="rate-limit",
+    ),
+    pytest.param(
+        "BOOKWIRE_OPS_PORT",
+        "8000",
+        "environment: BOOKWIRE_OPS_PORT: the same port as BOOKWIRE_INGRESS_PORT (fix: a port "
+        "of its own for /metrics, e.g. 9000; the webhook port is public)",
+        id="ops-port-is-the-webhook-port",
+    ),
 ]
 
 

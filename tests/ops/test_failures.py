@@ -56,12 +56,18 @@ def test_rejected_key_fails_for_good_then_replays_into_one_event(
     with pytest.raises(GaveUp) as raised:
         tasks.sync_booking(booking_id)
     message = str(raised.value)
-    assert f"booking #{booking_id}" in message and "sync failed permanently" in message
     assert CANARY_KEY not in message and "zoe@example.com" not in message
 
     code, out = cli("failures", "--json")
     [row] = json_lines(out)
     assert code == 0
+    # one line an operator acts on: which booking (the source's id too), what, the fix, the replay
+    assert message == (
+        f"booking #{booking_id} (generic ops-1, tenant acme): gomry refused our credentials "
+        "(401) — check the tenant's gomry credentials in the secrets file, "
+        f"then `bookwire replay --failure {row['id']}`"
+    )
+    assert "Invalid or revoked" not in message  # the platform's own text stays in the record
     assert (row["tenant"], row["source"], row["stage"], row["booking"]) == (
         "acme",
         "generic",
@@ -145,6 +151,29 @@ def test_overdue_booking_is_a_failure_until_its_event_exists(
     assert "no event 30 minutes after receipt" in str(row["reason"])
 
     assert sync.sync_booking(runtime, late, now=later).outcome == "created"
+    assert json_lines(cli("failures", "--json", "--stage", "overdue")[1]) == []
+    assert outcomes.run_checks(runtime, now=later) == 0
+
+
+def test_a_change_never_applied_is_overdue_until_the_event_follows_it(
+    runtime: Runtime, sandbox: ServerThread, cli: Cli
+) -> None:
+    """The event exists, but the reschedule after it never reached the platform (a lost
+    message the relay did not bring back): overdue, resolved once the event follows."""
+    booking_id = submit(runtime, "ops-moved")
+    assert sync.sync_booking(runtime, booking_id, now=datetime.now(UTC)).outcome == "created"
+    moved = booking("ops-moved", location="Pier 17", updated_at="2026-06-09T10:00:00+00:00")
+    assert publish_booking(runtime, tenant="acme", booking=moved).outcome == "accepted"
+    now = datetime.now(UTC)
+    assert outcomes.run_checks(runtime, now=now) == 0
+    later = now + timedelta(minutes=runtime.settings.overdue_after_minutes + 1)
+    assert outcomes.run_checks(runtime, now=later) == 1
+    [row] = json_lines(cli("failures", "--json", "--stage", "overdue")[1])
+    assert row["booking"] == booking_id
+    assert "latest change not on the platform 30 minutes after receipt" in str(row["reason"])
+    assert "version 1/2" in str(row["reason"])
+
+    assert sync.sync_booking(runtime, booking_id, now=later).outcome == "updated"
     assert json_lines(cli("failures", "--json", "--stage", "overdue")[1]) == []
     assert outcomes.run_checks(runtime, now=later) == 0
 

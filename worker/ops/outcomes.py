@@ -8,8 +8,10 @@ an ``overdue`` failure, listed by ``bookwire failures --stage overdue`` and coun
 next syncs successfully (``worker.sync.bookings`` resolves a booking's failures), and
 ``bookwire replay`` queues the booking again.
 
-Checks today: ``bookings_without_event``. The portal delivery step adds its own ("events ended
-with no delivery after N hours") by appending a function of the same shape to ``CHECKS``.
+Checks: ``bookings_without_event`` (a booking that never got its event) and
+``changes_not_applied`` (an event that never followed its booking's latest change: the relay
+should have brought it back long before). A new check is a function of the same shape appended
+to ``CHECKS``.
 """
 
 from __future__ import annotations
@@ -80,7 +82,46 @@ def bookings_without_event(rt: Runtime, now: datetime) -> list[Overdue]:
     ]
 
 
-CHECKS: list[Check] = [bookings_without_event]
+def changes_not_applied(rt: Runtime, now: datetime) -> list[Overdue]:
+    """Bookings with an event whose latest change (a reschedule, a cancellation) was stored
+    over ``overdue_after_minutes`` ago and is still not on the platform. Failed ones already
+    have a failure record."""
+    minutes = rt.settings.overdue_after_minutes
+    cutoff = now - timedelta(minutes=minutes)
+    with rt.store.transaction() as session:
+        rows = session.execute(
+            select(
+                Booking.id,
+                Booking.tenant,
+                Booking.source,
+                Booking.state,
+                Booking.applied_version,
+                Booking.version,
+            )
+            .join(EventLink, EventLink.booking_id == Booking.id)
+            .where(
+                Booking.applied_version < Booking.version,
+                Booking.state != "failed",
+                Booking.updated_at < cutoff,
+            )
+            .order_by(Booking.id)
+            .limit(LIMIT)
+        ).all()
+    return [
+        Overdue(
+            tenant=row.tenant,
+            source=row.source,
+            booking_id=row.id,
+            reason=(
+                f"latest change not on the platform {minutes:g} minutes after receipt "
+                f"(state {row.state}, version {row.applied_version}/{row.version})"
+            ),
+        )
+        for row in rows
+    ]
+
+
+CHECKS: list[Check] = [bookings_without_event, changes_not_applied]
 
 
 def run_checks(rt: Runtime, *, now: datetime, checks: Iterable[Check] | None = None) -> int:

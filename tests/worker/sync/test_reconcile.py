@@ -36,6 +36,7 @@ from worker.store.migrate import migrate
 from worker.store.models import EventLink, Failure
 from worker.sync import bookings as sync
 from worker.sync import reconcile
+from worker.sync.repair import UNLOCKED
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 GOMRY = {"X-API-KEY": GOMRY_KEY}
@@ -503,6 +504,6 @@ def test_repairs_need_the_booking_locks_and_say_so_when_the_broker_is_down(
         [item] = reconcile.reconcile(rt, now=NOW, repair=True).drift
     finally:
         rt.close()
-    assert (item.kind, item.repaired, item.repair) == ("duplicate", False, reconcile.UNLOCKED)
+    assert (item.kind, item.repaired, item.repair) == ("duplicate", False, UNLOCKED)
     event = next(e for e in gomry_events(sandbox.url) if e["id"] == copy_id)
     assert event["registration_status"] == "open"  # untouched without the lock

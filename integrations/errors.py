@@ -35,14 +35,27 @@ class PayloadError(BookwireError):
 
 
 class ConfigurationError(BookwireError):
-    """Credentials or options are wrong; retrying will not help until config changes."""
+    """Credentials or options are wrong; retrying will not help until config changes.
+
+    ``target`` and ``status`` are set when an outside system refused our credentials (401/403):
+    they name the refusal without the system's own text."""
+
+    def __init__(
+        self, message: str, *, target: str | None = None, status: int | None = None
+    ) -> None:
+        self.target = target
+        self.status = status
+        super().__init__(message)
 
 
 class PlatformError(BookwireError):
-    """An outbound call failed."""
+    """An outbound call to ``target`` (a slug, when known) failed."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, target: str | None = None
+    ) -> None:
         self.status = status
+        self.target = target
         super().__init__(message)
 
 
@@ -50,10 +63,15 @@ class TransientError(PlatformError):
     """Worth retrying, after ``retry_after`` seconds when the server said so."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        target: str | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, target=target)
 
 
 class PermanentError(PlatformError):

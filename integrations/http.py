@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -40,7 +41,7 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Attempt:
-    """One outbound request and what came of it."""
+    """One outbound request and what came of it; ``at`` is when it was sent."""
 
     target: str
     method: str
@@ -48,6 +49,7 @@ class Attempt:
     status: int | None
     duration_ms: float
     excerpt: str
+    at: datetime
 
 
 Recorder = Callable[[Attempt], None]
@@ -73,7 +75,7 @@ def refusing_create() -> Iterator[None]:
     except CreateRefused:
         raise
     except PermanentError as exc:
-        raise CreateRefused(str(exc), status=exc.status) from exc
+        raise CreateRefused(str(exc), status=exc.status, target=exc.target) from exc
 
 
 def credential(credentials: Mapping[str, SecretRef], name: str, *, owner: str) -> str:
@@ -87,15 +89,17 @@ def credential(credentials: Mapping[str, SecretRef], name: str, *, owner: str) -
 
 def call(client: httpx.Client, target: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """Send one request; return a 2xx response or raise the matching bookwire error."""
-    started = time.perf_counter()
+    started = (time.perf_counter(), datetime.now(UTC))
     try:
         response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         _record(target, method, url, None, started, type(exc).__name__)
-        raise TransientError(f"{target}: timed out ({type(exc).__name__})") from exc
+        raise TransientError(f"{target}: timed out ({type(exc).__name__})", target=target) from exc
     except httpx.TransportError as exc:
         _record(target, method, url, None, started, type(exc).__name__)
-        raise TransientError(f"{target}: connection failed ({type(exc).__name__})") from exc
+        raise TransientError(
+            f"{target}: connection failed ({type(exc).__name__})", target=target
+        ) from exc
     _record(target, method, url, response.status_code, started, response.text[:EXCERPT_CHARS])
     raise_for_status(target, response)
     return response
@@ -120,7 +124,7 @@ def read_json(
     try:
         return response.json()
     except ValueError:
-        raise PermanentError(f"{target}: response is not JSON") from None
+        raise PermanentError(f"{target}: response is not JSON", target=target) from None
 
 
 def parse_body(target: str, model: type[M], response: httpx.Response) -> M:
@@ -129,7 +133,7 @@ def parse_body(target: str, model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValueError as exc:
-        raise PermanentError(f"{target}: unexpected response shape") from exc
+        raise PermanentError(f"{target}: unexpected response shape", target=target) from exc
 
 
 def raise_for_status(target: str, response: httpx.Response) -> None:
@@ -139,14 +143,16 @@ def raise_for_status(target: str, response: httpx.Response) -> None:
     message = f"{target}: HTTP {status}: {error_message(response)}"
     if status == 409:
         if any(marker in response.text for marker in TRANSIENT_409_MARKERS):
-            raise TransientError(message, status=status, retry_after=1.0)
-        raise PermanentError(message, status=status)
+            raise TransientError(message, status=status, retry_after=1.0, target=target)
+        raise PermanentError(message, status=status, target=target)
     kind = STATUS_ERRORS.get(status)
     if kind is TransientError or status >= 500:
-        raise TransientError(message, status=status, retry_after=retry_after(response))
+        raise TransientError(
+            message, status=status, retry_after=retry_after(response), target=target
+        )
     if kind is ConfigurationError:
-        raise ConfigurationError(message)
-    raise PermanentError(message, status=status)
+        raise ConfigurationError(message, target=target, status=status)
+    raise PermanentError(message, status=status, target=target)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -173,10 +179,17 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def _record(
-    target: str, method: str, url: str, status: int | None, started: float, excerpt: str
+    target: str,
+    method: str,
+    url: str,
+    status: int | None,
+    started: tuple[float, datetime],
+    excerpt: str,
 ) -> None:
     recorder = _recorder.get()
     if recorder is None:
         return
     path = httpx.URL(url).path
-    recorder(Attempt(target, method, path, status, (time.perf_counter() - started) * 1000, excerpt))
+    clock, at = started
+    duration_ms = (time.perf_counter() - clock) * 1000
+    recorder(Attempt(target, method, path, status, duration_ms, excerpt, at))

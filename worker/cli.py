@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     worker = add("worker", cmd_worker, "Run a Celery worker.")
     worker.add_argument("--concurrency", type=int, default=None)
     add("beat", cmd_beat, "Run Celery beat (relay and periodic sweeps).")
-    add("flower", cmd_flower, "Run Flower bound to the configured address.")
+    add("flower", cmd_flower, "Run Flower (read-only task control) on the configured address.")
     sandbox = add("sandbox", cmd_sandbox, "Serve the sandbox platforms over HTTP.")
     sandbox.add_argument("--port", type=int, default=None)
     sandbox.add_argument("--data", type=Path, default=None, help="Directory for its database.")
@@ -317,18 +317,20 @@ def cmd_ingress(args: argparse.Namespace) -> int:
     return 0
 
 
-def _celery(*argv: str) -> int:
-    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", *argv]
-    os.execv(sys.executable, command)  # noqa: S606 - this process becomes celery
+def _celery(settings: Settings, *argv: str) -> int:
+    from worker.process import celery_command  # logs our way from Celery's first line
+
+    os.execv(sys.executable, [*celery_command.argv(settings), *argv])  # noqa: S606 - becomes celery
     return 0  # pragma: no cover
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.process import celery_command
     from worker.process.supervise import supervise
 
     settings = _refuse_outdated()
     concurrency = args.concurrency or settings.worker_concurrency
-    celery = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
+    celery = celery_command.argv(settings)  # logs our way from Celery's first line
     return supervise(
         [
             *celery,
@@ -355,6 +357,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     settings = _refuse_outdated()
     settings.home.mkdir(parents=True, exist_ok=True)
     return _celery(
+        settings,
         "beat",
         "--loglevel",
         settings.log_level,
@@ -370,12 +373,10 @@ def cmd_flower(args: argparse.Namespace) -> int:
         # Flower shows every task to whoever opens it: never on a network without a login
         print("refusing to serve Flower beyond loopback without FLOWER_BASIC_AUTH", file=sys.stderr)
         return 2
-    return _celery(
-        "flower",
-        f"--address={settings.flower_host}",
-        f"--port={settings.flower_port}",
-        "--persistent=False",
-    )
+    from worker.ops import flower  # read-only task control, ops' columns, our log lines
+
+    flower.run(settings)
+    return 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

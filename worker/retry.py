@@ -10,9 +10,11 @@ used to repeat around its body:
 - transient errors (timeouts, dropped connections, 5xx, 429, 409 in progress, database or broker
   hiccups) retry with the policy's countdown until ``max_retries``; then, like any permanent
   error, the subject gets a failure record and stops retrying until it is replayed;
-- giving up raises ``GaveUp`` (ids only, no cause chained) so Flower lists the task as
-  FAILURE; it is declared in ``throws``, so Celery logs it as expected (one line, no traceback)
-  and never retries it;
+- giving up raises ``GaveUp`` so Flower lists the task as FAILURE with one line: the booking
+  (and the source's reference), the kind of error and its fix (``cause_of``: slugs and
+  statuses, never the outside system's text), the replay command. No cause is chained and its
+  ``task-failed`` event carries that line instead of a stack (``on_failure``); it is declared
+  in ``throws``, so Celery logs it as expected (one line, no traceback) and never retries it;
 - the poison counter: a subject whose starts keep killing the worker is dead-lettered;
 - the ``before-ack`` crash point, after the outcome is committed and before the broker ack.
 
@@ -59,6 +61,14 @@ class RetryPolicy:
 
     def exhausted(self, retries: int) -> bool:
         return retries >= self.max_retries
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a task gave up, as Flower shows it: what went wrong and the fix, one line."""
+
+    what: str
+    fix: str
 
 
 class GiveUp(Protocol):
@@ -111,22 +121,22 @@ class BookwireTask(Task):
 
     def _guarded(self, subject: Subject, subject_id: int, run: Callable[[], Any]) -> Any:
         rt = runtime.current()
-        now = datetime.now(UTC)
         unfinished = poison.started(rt, subject.kind, subject_id) if subject.poison else 0
         try:
             if subject.poison and poison.is_poison(rt, unfinished):
                 poison.forget(rt, subject.kind, subject_id)
                 died = unfinished - 1
                 reason = f"dead-lettered: the worker died {died} times running this {subject.kind}"
-                subject.give_up(rt, subject_id, reason, now=now, attempts=died)
-                raise self._gave_up(rt, subject, subject_id)
+                subject.give_up(rt, subject_id, reason, now=datetime.now(UTC), attempts=died)
+                cause = Cause(f"the worker died {died} times on it", "see the worker's log")
+                raise self._gave_up(rt, subject, subject_id, cause)
             return run()
         except TRANSIENT as exc:
-            self._retry_or_give_up(rt, subject, subject_id, exc, now)
+            self._retry_or_give_up(rt, subject, subject_id, exc)
         except subject.permanent as exc:
-            if subject.give_up_on_permanent:
-                subject.give_up(rt, subject_id, reason_of(exc), now=now, attempts=1)
-            raise self._gave_up(rt, subject, subject_id) from None
+            if subject.give_up_on_permanent:  # seen now: after the calls that led to it
+                subject.give_up(rt, subject_id, reason_of(exc), now=datetime.now(UTC), attempts=1)
+            raise self._gave_up(rt, subject, subject_id, cause_of(exc)) from None
         finally:
             if subject.poison:
                 poison.finished(rt, subject.kind, subject_id)
@@ -137,7 +147,6 @@ class BookwireTask(Task):
         subject: Subject,
         subject_id: int,
         exc: BaseException,
-        now: datetime,
     ) -> NoReturn:
         """Within the budget: Celery's Retry with a jittered, capped countdown. Once it is
         spent: the failure is recorded (reason, attempts) and named for Flower, raised without
@@ -146,14 +155,25 @@ class BookwireTask(Task):
         retries = self.request.retries or 0
         if policy.exhausted(retries):
             reason = f"gave up after {retries} retries: {reason_of(exc)}"
-            subject.give_up(rt, subject_id, reason, now=now, attempts=retries + 1)
-            raise self._gave_up(rt, subject, subject_id) from None
+            subject.give_up(rt, subject_id, reason, now=datetime.now(UTC), attempts=retries + 1)
+            cause = cause_of(exc)
+            cause = Cause(f"{cause.what} after {retries} retries", cause.fix)
+            raise self._gave_up(rt, subject, subject_id, cause) from None
         countdown = policy.delay(retries, getattr(exc, "retry_after", None))
         raise self.retry(countdown=countdown, exc=TransientError(reason_of(exc))) from exc
 
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        """A give-up is an expected end, not a crash: its ``task-failed`` event (what Flower's
+        task page shows as the traceback) carries the one-line reason, no stack."""
+        if isinstance(exc, GaveUp):
+            einfo.traceback = f"{type(exc).__name__}: {exc}"
+
     @staticmethod
-    def _gave_up(rt: runtime.Runtime, subject: Subject, subject_id: int) -> GaveUp:
-        """The exception that marks the task FAILURE in Flower, naming the failure record."""
+    def _gave_up(rt: runtime.Runtime, subject: Subject, subject_id: int, cause: Cause) -> GaveUp:
+        """The exception that marks the task FAILURE in Flower: the subject (with the source's
+        own reference), what went wrong and its fix, and the replay of its failure record."""
         ids = {f"{subject.kind}_id": subject_id}
         with rt.store.transaction() as session:
             failure = open_failure(session, stage=subject.stage, **ids)
@@ -162,9 +182,48 @@ class BookwireTask(Task):
                     "gave up; failure recorded",
                     extra={"tenant": failure.tenant, "failure": failure.id, "stage": failure.stage},
                 )
-                return GaveUp.of(failure)
+                return GaveUp.of(session, failure, what=cause.what, fix=cause.fix)
         shown = f"booking #{subject_id}" if subject.kind == "booking" else f"delivery {subject_id}"
-        return GaveUp(f"{shown}: failed permanently; see `bookwire failures`")
+        return GaveUp(f"{shown}: {cause.what} — {cause.fix}; see `bookwire failures`")
+
+
+def cause_of(exc: BaseException) -> Cause:
+    """What stopped a task, for Flower: the kind of error by the error tree, the outside
+    system's slug and HTTP status, and the fix. Never the outside system's own text, nor a
+    booking's fields (the failure record keeps the full reason for ``bookwire failures``)."""
+    if isinstance(exc, ConfigurationError):
+        if exc.status in (401, 403):
+            return Cause(
+                f"{exc.target} refused our credentials ({exc.status})",
+                f"check the tenant's {exc.target} credentials in the secrets file",
+            )
+        return Cause(f"misconfigured: {str(exc)[:200]}", "fix the tenants file")
+    if isinstance(exc, TransientError):
+        answer = exc.status or "no answer"
+        return Cause(
+            f"{exc.target or 'an outside system'} kept failing ({answer})",
+            f"check that {exc.target or 'it'} is reachable",
+        )
+    if isinstance(exc, PermanentError):
+        who = exc.target or "an outside system"
+        if exc.status is None:
+            return Cause(f"{who} gave an answer we cannot use", "see `bookwire failures`")
+        return Cause(
+            f"{who} refused the request ({exc.status})",
+            "see its answer in `bookwire failures` (booking data or tenant options)",
+        )
+    if isinstance(exc, PayloadError):
+        where = f" (field {exc.field})" if exc.field else ""
+        return Cause(f"the stored delivery does not parse{where}", "see `bookwire failures`")
+    if isinstance(exc, ValidationError):
+        return Cause(reason_of(exc), "see `bookwire failures`")
+    if isinstance(exc, OperationalError):
+        return Cause("the database stayed unavailable", "check the database")
+    if isinstance(exc, redis.exceptions.ConnectionError):
+        return Cause("the broker stayed unavailable", "check Redis")
+    if isinstance(exc, LookupError):
+        return Cause("a look-up found nothing", "see `bookwire failures`")
+    return Cause(type(exc).__name__, "see `bookwire failures` and the worker's log")
 
 
 def reason_of(exc: Any) -> str:

@@ -11,10 +11,12 @@ The last test changes the stack, so it stays last.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,6 @@ from tests.support import (
     signed,
     tenants_toml,
     wait_for,
-    worker_argv,
 )
 from worker.store import Store
 from worker.store.migrate import migrate
@@ -49,6 +50,8 @@ pytestmark = pytest.mark.slow
 CANARY_EMAIL = "canary.person.7d3a@example.org"
 CANARY_NAME = "Canaryname Q. Persona"
 FLOWER_LOGIN = ("ops", "flower-test-password")
+BOOKWIRE = [sys.executable, "-m", "worker.cli"]
+WORKER = ["worker", "--concurrency", "2"]  # as ops run it (its log lines are checked)
 
 
 @dataclass
@@ -133,9 +136,9 @@ def stack(redis_server: str) -> Iterator[Stack]:
         migrate(Store(settings.resolved_database_url))
         env = bookwire_env(settings_env(settings))
         env["FLOWER_BASIC_AUTH"] = ":".join(FLOWER_LOGIN)
-        me = [sys.executable, "-m", "worker.cli"]
+        me = BOOKWIRE
         ingress = Process([*me, "ingress"], env, tmp / "ingress.log").start()
-        worker = Process(worker_argv(2), env, tmp / "worker.log").start()
+        worker = Process([*me, *WORKER], env, tmp / "worker.log").start()
         flower = Process([*me, "flower"], env, tmp / "flower.log").start()
         built = Stack(
             settings=settings,
@@ -203,9 +206,18 @@ def test_permanent_failure_is_a_failed_task_in_flower_with_ids_only(stack: Stack
     assert task["args"] == f"(booking={stack.booking_id})"
     assert task["kwargs"] == "{}"
     assert task["exception"].startswith("GaveUp(")
-    assert f"booking #{stack.booking_id}: sync failed permanently" in task["exception"]
+    # the reason an operator acts on: the source's booking id, the kind, the fix, the replay
+    reason = (
+        f"booking #{stack.booking_id} (generic ops-canary-1, tenant acme): gomry refused our "
+        "credentials (401) — check the tenant's gomry credentials in the secrets file, then "
+        "`bookwire replay --failure "
+    )
+    assert reason in task["exception"]
     detail = stack.flower_get(f"/api/task/info/{stack.task_id}")
     assert detail.status_code == 200 and detail.json()["state"] == "FAILURE"
+    # an expected end, not a crash: one line where Flower shows a traceback
+    assert detail.json()["traceback"].startswith(f"GaveUp: {reason}")
+    assert "\n" not in detail.json()["traceback"].strip()
     for text in (json.dumps(stack.tasks()), detail.text):
         assert_clean(text, "Flower's API")
         assert "Invalid or revoked" not in text  # the platform's answer stays in the record
@@ -213,13 +225,53 @@ def test_permanent_failure_is_a_failed_task_in_flower_with_ids_only(stack: Stack
     failures = stack.bookwire("failures", "--json", "--stage", "sync")
     [record] = [json.loads(line) for line in failures.stdout.splitlines()]
     assert (record["booking"], record["stage"]) == (stack.booking_id, "sync")
-    assert f"failure {record['id']}," in task["exception"]
+    assert f"`bookwire replay --failure {record['id']}`" in task["exception"]
     assert "Invalid or revoked API key" in record["reason"]
 
 
 def test_flower_asks_for_its_login(stack: Stack) -> None:
     assert httpx.get(f"{stack.flower_url}/api/tasks", timeout=10).status_code == 401
     assert httpx.get(f"{stack.flower_url}/task/{stack.task_id}", timeout=10).status_code == 401
+
+
+# every endpoint of Flower that queues, stops or re-routes work (the UI's buttons call them)
+CONTROL = (
+    "/api/task/async-apply/bookwire.relay",
+    "/api/task/apply/bookwire.relay",
+    "/api/task/send-task/bookwire.relay",
+    "/api/task/revoke/{task}",
+    "/api/task/abort/{task}",
+    "/api/task/timeout/bookwire.sync_booking",
+    "/api/task/rate-limit/bookwire.sync_booking",
+    "/api/worker/shutdown/{worker}",
+    "/api/worker/pool/restart/{worker}",
+    "/api/worker/pool/grow/{worker}",
+    "/api/worker/pool/shrink/{worker}",
+    "/api/worker/pool/autoscale/{worker}",
+    "/api/worker/queue/add-consumer/{worker}",
+    "/api/worker/queue/cancel-consumer/{worker}",
+)
+
+
+def test_flower_is_read_only_for_a_logged_in_user(stack: Stack) -> None:
+    """Nothing is queued, revoked or stopped through Flower: replays go through `bookwire
+    replay`, which works on today's config and is recorded."""
+    [worker] = [
+        name for name, up in stack.flower_get("/api/workers?status=true").json().items() if up
+    ]
+    for path in CONTROL:
+        url = stack.flower_url + path.format(task=stack.task_id, worker=worker)
+        answer = httpx.post(url, auth=FLOWER_LOGIN, json={}, timeout=10)
+        assert answer.status_code == 403, (path, answer.status_code, answer.text)
+    time.sleep(1.0)  # a queued task would have reached the worker and Flower by now
+    assert not [t for t in stack.tasks().values() if t["name"] == "bookwire.relay"]
+    assert stack.flower_get("/api/tasks").status_code == 200  # reading still works
+    assert 'id="worker-shutdown"' not in stack.flower_get(f"/worker/{worker}").text
+
+
+def test_task_list_shows_the_ids_and_the_reason(stack: Stack) -> None:
+    columns = re.findall(r'data-column="([a-z_]+)"', stack.flower_get("/tasks").text)
+    assert columns[:5] == ["name", "args", "state", "result", "exception"]
 
 
 def test_flower_task_page_in_headless_chromium(stack: Stack, tmp_path: Path) -> None:
@@ -271,6 +323,15 @@ def test_canaries_appear_in_no_log_metric_or_error_answer(stack: Stack) -> None:
     assert any(x.startswith("{") for x in stack.ingress.output().splitlines())
 
 
+def test_json_log_mode_covers_celery_and_flower_lines(stack: Stack) -> None:
+    for process in (stack.worker, stack.flower):
+        lines = [x for x in process.output().splitlines() if x.strip()]
+        plain = [x for x in lines if not x.startswith("{")]
+        assert lines and not plain, "\n".join(plain[:20])
+        loggers = {json.loads(x)["logger"] for x in lines}
+        assert any(name.startswith(("celery", "flower", "tornado")) for name in loggers), loggers
+
+
 def test_worker_metrics_count_the_failed_task(stack: Stack) -> None:
     text = httpx.get(stack.worker_metrics_url).text
     assert 'bookwire_tasks_total{outcome="failed",task="bookwire.sync_booking"} 1.0' in text
@@ -287,7 +348,7 @@ def test_operator_fixes_the_key_replays_and_watches_it_succeed(stack: Stack) -> 
     ]
     write_secrets(stack.secrets_file, gomry_key=GOMRY_KEY)  # fix the config …
     stack.worker.stop()  # … and restart the worker, which reads tenants at start
-    stack.worker = Process(worker_argv(2), stack.env, stack.worker.log).start()
+    stack.worker = Process([*BOOKWIRE, *WORKER], stack.env, stack.worker.log).start()
     wait_for(lambda: _up(stack.worker_metrics_url), timeout=30)
 
     replay = stack.bookwire("replay", "--failure", str(record["id"]))

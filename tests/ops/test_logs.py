@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker import tasks
 from worker.records.failures import GaveUp
 from worker.telemetry import observe
 from worker.telemetry.logs import JsonFormatter, TextFormatter, log_context
@@ -46,6 +47,25 @@ def test_exceptions_keep_their_type_and_traceback() -> None:
         rec = logging.LogRecord("t", logging.ERROR, __file__, 1, "gave up", (), sys.exc_info())
     line = json.loads(JsonFormatter().format(rec))
     assert line["exc_type"] == "GaveUp" and "booking #3" in line["traceback"]
+
+
+SUBJECT_TASKS = sorted(
+    name for name, task in tasks.app.tasks.items() if getattr(task, "subject", None) is not None
+)
+
+
+@pytest.mark.parametrize("name", SUBJECT_TASKS)
+def test_every_line_a_task_writes_names_the_booking_or_delivery_it_works_on(name: str) -> None:
+    """As Celery runs it: the task_prerun signal sets the context every line then carries (a
+    portal hand-off's lines named no booking)."""
+    task = tasks.app.tasks[name]
+    observe._task_started(task_id="log-test", task=task, args=(42,))
+    try:
+        line = json.loads(JsonFormatter().format(record("Task succeeded")))
+    finally:
+        observe._task_finished(task_id="log-test", task=task, state="SUCCESS", retval="ok")
+    assert (line[task.subject.kind], line["task"], line["task_id"]) == (42, name, "log-test")
+    assert "bookwire.hand_off" in SUBJECT_TASKS
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,12 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.support import ServerThread, booking
+from worker import tasks
 from worker.intake.api import publish_booking
+from worker.records.failures import GaveUp
 from worker.runtime import Runtime
 from worker.sync import bookings as sync
 
@@ -42,6 +46,26 @@ def test_timeline_shows_every_delivery_the_event_and_the_calls(
     assert f"event {shown['event']['event_id']} created on gomry" in story
     assert "call POST gomry/" in story
     assert "zoe@example.com" not in out and "Zoë" not in out
+    # the call is listed when it was made: before the event it created
+    lines = shown["timeline"]
+    call = next(i for i, line in enumerate(lines) if "call POST gomry/" in line)
+    created = next(i for i, line in enumerate(lines) if "created on gomry" in line)
+    assert call < created, lines
+
+
+def test_timeline_lists_the_refused_call_before_the_failure_it_caused(
+    runtime: Runtime, sandbox: ServerThread, rejected_key: Callable[[], None], cli: Cli
+) -> None:
+    [booking_id] = publish_booking(runtime, tenant="acme", booking=booking("st-2")).bookings
+    cli("check-config")  # installs the runtime (with the rejected key) that tasks use
+    with pytest.raises(GaveUp):
+        tasks.sync_booking(booking_id)  # the task body, run once, as a worker would
+
+    lines = json.loads(cli("status", f"#{booking_id}")[1])["timeline"]
+    call = next(i for i, line in enumerate(lines) if "call POST gomry/" in line)
+    failed = next(i for i, line in enumerate(lines) if "(sync): gomry: HTTP 401" in line)
+    assert call < failed, lines
+    assert lines[call].split(" ", 1)[0] <= lines[failed].split(" ", 1)[0]
 
 
 def test_unknown_booking_is_said_plainly(runtime: Runtime, cli: Cli) -> None:

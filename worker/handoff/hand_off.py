@@ -43,6 +43,7 @@ from worker.records import failures
 from worker.runtime import Runtime
 from worker.store.models import Booking, EventLink, HandOff
 from worker.telemetry import metrics
+from worker.telemetry.logs import log_context
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = timedelta(hours=24)
@@ -73,7 +74,13 @@ def hand_off(rt: Runtime, booking_id: int, *, now: datetime) -> str:
     """Send the booking's due delivery once. Returns what happened: ``delivered``,
     ``skipped``, ``not-ready``, ``busy`` (another worker holds it), ``already <state>``,
     ``waiting`` (its sync is pending) or ``nothing due``. Raises TransientError to retry and
-    PermanentError/ConfigurationError after recording the failure."""
+    PermanentError/ConfigurationError after recording the failure. Every log line written
+    meanwhile (the portal client's too) names the booking."""
+    with log_context(booking=booking_id):
+        return _hand_off(rt, booking_id, now=now)
+
+
+def _hand_off(rt: Runtime, booking_id: int, *, now: datetime) -> str:
     claim = _claim(rt, booking_id, now=now)
     if isinstance(claim, str):
         return claim
@@ -103,7 +110,7 @@ def hand_off(rt: Runtime, booking_id: int, *, now: datetime) -> str:
         _release(rt, claim, str(exc)[:500] or type(exc).__name__, now=now)
         raise
     finally:
-        attempts_store.record(rt.store, booking_id, attempts, now=now)
+        attempts_store.record(rt.store, booking_id, attempts)
     _finish(rt, claim, receipt, deliverable, now=now)
     log.info(
         "portal delivery",

@@ -1,9 +1,12 @@
-"""Outbound attempts, stored next to the booking they served (``bookwire status`` shows them)."""
+"""Outbound attempts, stored next to the booking they served (``bookwire status`` shows them).
+
+An attempt's ``at`` is when the call was sent (``integrations.http.Attempt.at``), not when its
+row was saved: the timeline lists a call before what came of it (the event, the failure).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -12,11 +15,8 @@ from worker.store import Store
 from worker.store.models import AttemptRow
 
 
-def add(
-    session: Session, booking_id: int, attempts: Sequence[Attempt], *, now: datetime | None = None
-) -> None:
+def add(session: Session, booking_id: int, attempts: Sequence[Attempt]) -> None:
     """Add ``attempts`` to the transaction of ``session``."""
-    at = now or datetime.now(UTC)
     session.add_all(
         AttemptRow(
             booking_id=booking_id,
@@ -26,16 +26,14 @@ def add(
             status=a.status,
             duration_ms=a.duration_ms,
             excerpt=a.excerpt,
-            at=at,
+            at=a.at,
         )
         for a in attempts
     )
 
 
-def record(
-    store: Store, booking_id: int, attempts: Sequence[Attempt], *, now: datetime | None = None
-) -> None:
+def record(store: Store, booking_id: int, attempts: Sequence[Attempt]) -> None:
     """Store ``attempts`` in a transaction of their own (when the work itself failed)."""
     if attempts:
         with store.transaction() as session:
-            add(session, booking_id, attempts, now=now)
+            add(session, booking_id, attempts)

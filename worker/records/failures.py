@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from worker.store.models import Failure
+from worker.store.models import Booking, Failure
 
 
 def record(
@@ -178,16 +178,28 @@ class GaveUp(Exception):
     Not an error of the outside system (that is ``integrations.errors.PermanentError``, a 4xx):
     this is the recorded end of a task, whatever stopped it.
 
-    The message is ids only: Flower shows it to anyone who can open a task page."""
+    Its message is the one line Flower shows, to anyone who can open a task page: the subject
+    with the source's own reference, what went wrong and its fix (``worker.retry.cause_of``:
+    kinds, slugs and statuses, never an outside system's text or a person), and the replay."""
 
     @classmethod
-    def of(cls, failure: Failure) -> GaveUp:
-        subject = (
-            f"booking #{failure.booking_id}"
-            if failure.booking_id is not None
-            else f"delivery {failure.delivery_id}"
-        )
+    def of(cls, session: Session, failure: Failure, *, what: str, fix: str) -> GaveUp:
         return cls(
-            f"{subject}: {failure.stage} failed permanently (failure {failure.id}, "
-            f"tenant {failure.tenant}); see `bookwire failures`"
+            f"{_subject(session, failure)}: {what} — {fix}, "
+            f"then `bookwire replay --failure {failure.id}`"
         )
+
+
+REFERENCE_SHOWN = 40  # characters of the source's booking id shown in Flower
+
+
+def _subject(session: Session, failure: Failure) -> str:
+    """``booking #42 (calendly 8f3c…, tenant acme)``: our id, the source's reference (its id
+    for the booking, never a name) and the tenant; ``delivery 12 (calendly, tenant acme)``."""
+    if failure.booking_id is None:
+        return f"delivery {failure.delivery_id} ({failure.source}, tenant {failure.tenant})"
+    booking = session.get(Booking, failure.booking_id)
+    reference = booking.external_id if booking is not None else "?"
+    if len(reference) > REFERENCE_SHOWN:
+        reference = reference[: REFERENCE_SHOWN - 1] + "…"
+    return f"booking #{failure.booking_id} ({failure.source} {reference}, tenant {failure.tenant})"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any, NamedTuple
@@ -423,6 +423,10 @@ def _commit(conn: Connection, item: _Work, now: datetime) -> None:
     assert item.done is not None
     outcome, state, linked = item.done
     if outcome.event_id is not None:
+        # the event is as of its call's answer (``bookwire status`` lists the call first)
+        answered = max(
+            [now, *(a.at + timedelta(milliseconds=a.duration_ms) for a in item.attempts)]
+        )
         values: dict[str, Any] = {
             "booking_id": item.booking_id,
             "platform": item.platform,
@@ -431,8 +435,8 @@ def _commit(conn: Connection, item: _Work, now: datetime) -> None:
             "details": dict(linked.details) if linked else None,
             "starts_at": item.message.start,
             "ends_at": item.message.end,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": answered,
+            "updated_at": answered,
         }
         # a cancelled event keeps its last times (the portal sweep ignores it anyway)
         statement = _statements(conn.dialect.name)

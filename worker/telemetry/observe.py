@@ -43,7 +43,12 @@ from worker.telemetry.metrics import (
 log = logging.getLogger(__name__)
 
 # the first positional argument of each task, named as it appears in logs
-ID_ARGUMENT = {"bookwire.sync_booking": "booking", "bookwire.ingest_delivery": "delivery"}
+ID_ARGUMENT = {
+    "bookwire.sync_booking": "booking",
+    "bookwire.ingest_delivery": "delivery",
+    "bookwire.hand_off": "booking",
+    "bookwire.deliver_event": "booking",  # bookwire.hand_off under its old name
+}
 # a batch task's summary: "3 created, 1 up-to-date"
 BATCH_SUMMARY = re.compile(r"\d+ [a-z-]+(, \d+ [a-z-]+)*")
 BATCH_PART = re.compile(r"(\d+) ([a-z-]+)")

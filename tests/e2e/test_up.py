@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -133,6 +134,20 @@ def test_up_with_your_own_tenants_file_syncs_through_the_sandbox(tmp_path: Path)
         assert answer.status_code == 202, answer.text
         [event] = wait_for(lambda: gomry_events(sandbox, "my-own-gomry-key"), timeout=30)
         assert event["name"] == "Zoë Ångström – Summer Launch Party"
+
+        # issue 14: a tenant added to the file of a running `up` gets 202 within 5 s
+        with (tmp_path / "tenants.toml").open("a", encoding="utf-8") as tenants:
+            tenants.write(tenants_toml(sandbox, tenant="beta"))
+        added = time.monotonic()
+
+        def beta_answer() -> int:
+            body, headers = signed(booking("own-2"))
+            url = f"http://127.0.0.1:{ports['INGRESS']}/webhooks/generic/beta"
+            return httpx.post(url, content=body, headers=headers, timeout=10).status_code
+
+        wait_for(lambda: beta_answer() == 202, timeout=5, every=0.2)
+        assert time.monotonic() - added < 5
+        wait_for(lambda: len(gomry_events(sandbox, "my-own-gomry-key")) == 2, timeout=30)
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=60)

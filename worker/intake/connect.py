@@ -337,8 +337,8 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
         type=float,
         default=120.0,
         metavar="SECONDS",
-        help="how long to wait for the ingress to verify the test delivery (restart it after "
-        "--write so it loads the new source)",
+        help="how long to wait for the ingress to verify the test delivery (it loads a source "
+        "added by --write within seconds)",
     )
 
 
@@ -438,11 +438,11 @@ def _connect(
     if write and problem is None:
         with tenants_file.open("a", encoding="utf-8") as handle:
             handle.write("\n" + snippet)
-        print(f"  appended to {tenants_file}; restart the ingress (or `bookwire up`) to load it")
+        print(f"  appended to {tenants_file}; the ingress and workers load it within seconds")
     else:
         if problem:
             print(f"  not written: the options need a fix first: {problem}")
-        print(f"add to {tenants_file}, then restart the ingress:\n")
+        print(f"add to {tenants_file} (running processes load it within seconds):\n")
         print(snippet)
     ok = wait_verified(rt.http, vendor, target, token, registered, wait=wait)
     print(f"connected in {time.monotonic() - started:.1f}s" if ok else "not verified yet")
@@ -482,7 +482,8 @@ def wait_verified(
 
 def _meaning(status: str) -> str:
     return {
-        "404": "the ingress does not know this tenant/source yet (restart it)",
+        "404": "the ingress does not know this tenant/source yet (it reloads the tenants file "
+        "within seconds; if this stays, its log says why the file was not reloaded)",
         "401": "the ingress refused the signature (another secret is configured?)",
     }.get(status, "waiting for the ingress")
 

@@ -32,7 +32,8 @@ def hubspot(tenant: str, url: str) -> str:
      duration, time zone, venue, title). Activate them.
   4. Copy the app's client secret into the secrets file as {secret}=…
      and a private-app access token (pat-…) as {token}=…
-  5. Add to the tenants file (options: docs/connectors-hubspot-acuity-square.md), restart:
+  5. Add to the tenants file (options: docs/connectors-hubspot-acuity-square.md);
+     running processes load it within seconds:
 
 [tenants.{tenant}.sources.hubspot]
 secrets = [{{ env = "{secret}" }}]
@@ -51,7 +52,8 @@ def hubspot_workflow(tenant: str, url: str) -> str:
      hs_lastmodifieddate).
   4. Authentication "API key": name X-Bookwire-Token, in a header; the value: generate one
      (e.g. `openssl rand -hex 32`) and put it in the secrets file as {key}=…
-  5. Add to the tenants file (options: docs/connectors-hubspot-acuity-square.md), restart:
+  5. Add to the tenants file (options: docs/connectors-hubspot-acuity-square.md);
+     running processes load it within seconds:
 
 [tenants.{tenant}.sources.hubspot-workflow]
 secrets = [{{ env = "{key}" }}]
@@ -78,7 +80,7 @@ def acuity(tenant: str, url: str) -> str:
            https://acuityscheduling.com/api/v1/webhooks
        done
      (Acuity requires the target on port 443 or 80.)
-  3. Add to the tenants file, restart the ingress:
+  3. Add to the tenants file (loaded within seconds, no restart):
 
 [tenants.{tenant}.sources.acuity]
 secrets = [{{ env = "{key}" }}]

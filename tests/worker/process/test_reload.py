@@ -238,3 +238,30 @@ def test_a_running_worker_syncs_a_tenant_added_to_the_file(
     finally:
         worker.stop()
     assert "tenants file reloaded: 2 tenants, 1 added" in worker.output()
+
+
+def test_connect_write_needs_no_restart_of_a_running_ingress(
+    settings: Settings,
+    reloading: Runtime,
+    sandbox: ServerThread,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ingress runs before ``connect --write`` appends Calendly, and verifies its test
+    delivery without being restarted."""
+    from worker.cli import main
+
+    token = "calendly-reload-token-0001"
+    for name, value in {**settings_env(settings), "ACME_CALENDLY_TOKEN": token}.items():
+        monkeypatch.setenv(name, value)
+    calendly = f"{sandbox.url}/calendly"
+    httpx.post(f"{calendly}/_seed", json={"tokens": [token]}, timeout=10).raise_for_status()
+    with ServerThread(create_app(reloading), lifespan="on") as ingress:
+        argv = ["connect", "calendly", "--tenant", "acme", "--url", ingress.url]
+        code = main([*argv, "--api-base-url", calendly, "--write", "--wait", "15"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "test delivery verified by the ingress" in out
+        assert "restart" not in out
+        assert reloading.tenant("acme") is not None
+        assert "calendly" in reloading.tenants.tenants["acme"].sources

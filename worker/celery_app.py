@@ -12,7 +12,8 @@
   publisher's ``task-sent`` event is off: it cost the ingress a second broker round trip per
   publish, and Flower lists a task from the worker's ``task-received`` on.
 - ``worker.telemetry.observe`` hooks Celery's signals: our log format, task metrics, a metrics
-  server.
+  server. ``worker.process.reload`` hooks ``worker_ready``: each worker reloads a changed
+  tenants or secrets file without a restart.
 """
 
 from __future__ import annotations

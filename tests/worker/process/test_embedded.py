@@ -26,13 +26,18 @@ def embedded(tmp_path: Path) -> Iterator[Settings]:
         server.stop()
 
 
-def valkey_process() -> psutil.Process:
-    [found] = [p for p in psutil.Process().children() if "valkey" in p.name()]
+def valkey_process(settings: Settings) -> psutil.Process:
+    """This broker's server (it runs in its data directory; the test session has its own)."""
+    [found] = [
+        p
+        for p in psutil.Process().children()
+        if "valkey" in p.name() and Path(p.cwd()) == settings.valkey_dir
+    ]
     return found
 
 
 def test_it_listens_on_no_tcp_port(embedded: Settings) -> None:
-    assert valkey_process().net_connections(kind="inet") == []
+    assert valkey_process(embedded).net_connections(kind="inet") == []
 
 
 def test_its_socket_is_for_this_user_only(embedded: Settings) -> None:

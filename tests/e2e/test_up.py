@@ -66,6 +66,15 @@ def test_up_send_example_status_and_clean_stop(tmp_path: Path) -> None:
             timeout=30,
         )
         assert event["id"] in status.stdout and "ada@example.com" not in status.stdout
+
+        # Flower's API needs a login; the banner says where this home's generated one is
+        login_file = tmp_path / "var" / "flower-login"
+        assert f"user bookwire, password in {login_file}" in (tmp_path / "up.log").read_text()
+        assert login_file.stat().st_mode & 0o777 == 0o600
+        user, _, password = login_file.read_text().strip().partition(":")
+        flower = f"http://127.0.0.1:{ports['FLOWER']}/api/tasks"
+        assert httpx.get(flower, timeout=10).status_code == 401
+        assert httpx.get(flower, auth=(user, password), timeout=10).status_code == 200
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=60)

@@ -5,8 +5,10 @@ schema comes from the migrations, as everywhere), starts the embedded Valkey (ap
 on, under ``home``), then runs sandbox, ingress, worker, beat and Flower (bound to 127.0.0.1)
 as child processes. It says "bookwire is up" only once every part answers (ingress /readyz,
 a worker ping, Flower, the sandbox); otherwise it stops everything and exits 3 naming the part
-that did not (likewise when a part exits later). The sandbox trusts the credentials of the
-tenants file ``up`` runs with (``bookwire sandbox`` reads them), demo or yours. Ctrl-C stops
+that did not (likewise when a part exits later). Flower asks for a login: yours
+(``FLOWER_BASIC_AUTH``) or one generated once for this home, whose file the banner names. The
+sandbox trusts the credentials of the tenants file ``up`` runs with (``bookwire sandbox`` reads
+them), demo or yours. Ctrl-C stops
 them in an order that loses nothing: the ingress first (no new deliveries), then the worker
 (warm shutdown finishes running tasks; unfinished ones stay in the broker), then beat, Flower,
 the sandbox and the broker.
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
+from worker.ops import flower
 from worker.process.demo import ensure_demo, seed_sandbox
 from worker.runtime import Runtime
 from worker.store.migrate import migrate
@@ -50,6 +53,8 @@ def run(settings: Settings) -> int:
     valkey = None
     env = dict(os.environ)
     env.update(_child_env(settings))
+    flower_env, flower_login = _flower_login(settings)
+    env.update(flower_env)
     if settings.embedded_broker:
         from worker.process.embedded import start_valkey
 
@@ -62,7 +67,7 @@ def run(settings: Settings) -> int:
         _wait_ready(settings, rt, children)
         if settings.tenants_file is None:
             seed_sandbox(settings)  # the demo Gatsby tenant's target events
-        _banner(settings)
+        _banner(settings, flower_login)
         _supervise(children)
     except PartFailed as exc:
         print(f"bookwire is not up: {exc}; stopping", file=sys.stderr, flush=True)
@@ -92,6 +97,17 @@ def _child_env(settings: Settings) -> dict[str, str]:
     if secrets is not None:
         env["BOOKWIRE_SECRETS_FILE"] = str(secrets.resolve())
     return env
+
+
+def _flower_login(settings: Settings) -> tuple[dict[str, str], str]:
+    """Flower's login for this run (its API answers 401 without one) and how to use it: the
+    operator's own ``FLOWER_BASIC_AUTH``/``FLOWER_AUTH`` when set (never printed), else the one
+    generated once for this home, in a 0600 file the banner names."""
+    if os.environ.get("FLOWER_BASIC_AUTH") or os.environ.get("FLOWER_AUTH"):
+        return {}, "log in with your FLOWER_BASIC_AUTH (or FLOWER_AUTH)"
+    path = flower.local_login(settings.home.resolve())
+    login = flower.read_login(path)
+    return {"FLOWER_BASIC_AUTH": login}, f"user {login.partition(':')[0]}, password in {path}"
 
 
 def _commands(settings: Settings) -> dict[str, list[str]]:
@@ -150,14 +166,14 @@ def _exited(children: dict[str, subprocess.Popen[Any]]) -> None:
             raise PartFailed(f"{name} exited with {code}")
 
 
-def _banner(settings: Settings) -> None:
+def _banner(settings: Settings, flower_login: str) -> None:
     ingress = f"http://{settings.ingress_host}:{settings.ingress_port}"
     print(
         f"""
 bookwire is up (data under {settings.home.resolve()})
   ingress   {ingress}/webhooks/{{source}}/{{tenant}}   (health: {ingress}/readyz)
   metrics   http://{settings.ops_host}:{settings.ops_port}/metrics   (the ingress's ops port)
-  flower    http://{settings.flower_host}:{settings.flower_port}
+  flower    http://{settings.flower_host}:{settings.flower_port}   ({flower_login})
   sandbox   http://{settings.sandbox_host}:{settings.sandbox_port}/api/v1/events
   tenants   {settings.resolved_tenants_file}
 

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
         1.0,
         ge=0,
         description="Seconds between checks of the tenants and secrets files for changes "
-        "(applied without a restart once they validate); 0 = only on SIGHUP (ingress).",
+        "(applied without a restart once they validate); 0 = no polling (the ingress reloads "
+        "on SIGHUP, a worker when it meets a tenant it does not know).",
     )
     public_base_url: str = Field("http://127.0.0.1:8000", description="Ingress as vendors see it.")
     ingress_host: str = "127.0.0.1"

@@ -24,6 +24,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from config.errors import SettingsError
 from config.settings import Settings, load_settings
@@ -413,7 +414,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  {tid}: platform {tenant.platform.kind}; sources {sources}")
         # every template rendered once, on the example booking (no one's real data)
         print(f"    example event: {_example_name(tid, tenant.brand.name_template)!r}")
+    print(_alert_sink(rt.settings))
     return 0
+
+
+def _alert_sink(settings: Settings) -> str:
+    """Where alerts go, by host only (a Slack webhook's path is its secret)."""
+    if not settings.alert_url:
+        return "alerts: off (BOOKWIRE_ALERT_URL unset)"
+    host = urlsplit(settings.alert_url).hostname
+    signed = ", signed" if settings.alert_format == "webhook" else ""
+    return (
+        f"alerts: {settings.alert_format} to {host}{signed}, at most "
+        f"{settings.alert_rate_limit} per {settings.alert_rate_window:g} s"
+    )
 
 
 def _example_name(tenant: str, template: str) -> str:

@@ -321,3 +321,23 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
         "  environment: BOOKWIRE_INGRESS_PORT: Input should be a valid integer, unable to "
         "parse string as an integer (fix: a whole number, e.g. 8000)",
     ]
+
+
+ALERT_SINK = "https://hooks.slack.com/services/T000/B000/very-secret-path"
+
+
+def test_check_config_says_where_alerts_go_by_host_only(
+    bookwire: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = bookwire("check-config")
+    assert (code, "alerts: off (BOOKWIRE_ALERT_URL unset)" in out) == (0, True)
+
+    monkeypatch.setenv("BOOKWIRE_ALERT_URL", ALERT_SINK)
+    code, out, _ = bookwire("check-config")
+    assert code == 0
+    assert "alerts: slack to hooks.slack.com, at most 10 per 3600 s" in out
+    assert "very-secret-path" not in out
+
+    monkeypatch.setenv("BOOKWIRE_ALERT_FORMAT", "webhook")
+    code, out, err = bookwire("check-config")
+    assert code == 2 and "BOOKWIRE_ALERT_SECRET" in err

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from worker.celery_app import QUEUE
 from worker.runtime import Runtime
-from worker.store.models import Booking, Delivery, Failure
+from worker.store.models import AlertRow, Booking, Delivery, Failure
 
 
 def collect(rt: Runtime, *, now: datetime | None = None) -> bytes:
@@ -29,7 +29,32 @@ def collect(rt: Runtime, *, now: datetime | None = None) -> bytes:
     up.labels("store").set(_store(rt, registry, now))
     _drift(rt, registry)
     _source_health(rt, registry)
+    _alerts(rt, registry)
     return generate_latest(registry)
+
+
+def _alerts(rt: Runtime, registry: CollectorRegistry) -> None:
+    """Alerts the sink has not taken yet (``worker.alerts``): ``failing`` when its last answer
+    was an error (or none came), ``waiting`` otherwise (held by the rate limit, or due at the
+    next run)."""
+    unsent = Gauge(
+        "bookwire_alerts_unsent",
+        "Alert groups not yet taken by the alert sink, by state (waiting, failing).",
+        ["state"],
+        registry=None,
+    )
+    try:
+        with rt.store.read() as conn:
+            total, failing = conn.execute(
+                select(func.count(), func.count(AlertRow.last_error)).where(
+                    AlertRow.sent_at.is_(None)
+                )
+            ).one()
+    except Exception:
+        return
+    unsent.labels("waiting").set(total - failing)
+    unsent.labels("failing").set(failing)
+    registry.register(unsent)
 
 
 def _source_health(rt: Runtime, registry: CollectorRegistry) -> None:

@@ -16,6 +16,7 @@ from integrations.generic.webhook import verify
 from tests.worker.alerts.conftest import SINK_SECRET, Sink
 from worker.alerts import rules, send
 from worker.celery_app import create_celery
+from worker.ops import state_metrics
 from worker.records import failures
 from worker.runtime import Runtime
 from worker.store.migrate import migrate
@@ -205,6 +206,9 @@ def test_a_sink_that_cannot_be_reached_loses_nothing(runtime: Runtime, sink: Sin
         row = session.scalars(select(AlertRow)).one()
         assert row.sent_at is None and row.lease_until is None
         assert row.last_error == "alerts: connection failed (ConnectError)"
+    scraped = state_metrics.collect(runtime).decode()
+    assert 'bookwire_alerts_unsent{state="failing"} 1.0' in scraped
+    assert 'bookwire_alerts_unsent{state="waiting"} 0.0' in scraped
 
 
 @pytest.mark.parametrize("alert_rate_limit", [3])

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import settings_env
+from tests.support import Process, bookwire_env, wait_for
 from worker import tasks
 from worker.records.failures import GaveUp
+from worker.runtime import Runtime
 from worker.telemetry import observe
 from worker.telemetry.logs import JsonFormatter, TextFormatter, log_context
 from worker.telemetry.metrics import TASK_OUTCOMES
@@ -97,3 +102,18 @@ def test_any_task_result_becomes_one_of_a_bounded_set_of_labels(
     state: str | None, retval: object
 ) -> None:
     assert observe.outcome(state, retval) in TASK_OUTCOMES
+
+
+@pytest.mark.slow
+def test_beat_in_json_mode_writes_json_lines_only(runtime: Runtime, tmp_path: Path) -> None:
+    """Celery's own lines (and its banner, printed rather than logged) were plain text."""
+    env = bookwire_env(settings_env(runtime.settings.model_copy(update={"log_json": True})))
+    beat = Process([sys.executable, "-m", "worker.cli", "beat"], env, tmp_path / "beat.log")
+    beat.start()
+    try:
+        wait_for(lambda: "beat: Starting" in beat.output(), timeout=60)
+    finally:
+        beat.stop()
+    lines = [line for line in beat.output().splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), lines[:20]
+    assert {json.loads(line)["logger"] for line in lines} >= {"celery.beat"}

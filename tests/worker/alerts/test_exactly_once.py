@@ -14,6 +14,8 @@ from sqlalchemy import select
 from integrations.connector import WebhookRequest
 from integrations.generic.webhook import verify
 from tests.worker.alerts.conftest import SINK_SECRET, Sink
+from worker import runtime as runtime_module
+from worker import tasks
 from worker.alerts import rules, send
 from worker.celery_app import create_celery
 from worker.ops import state_metrics
@@ -263,3 +265,14 @@ def test_beat_sends_alerts_on_the_configured_interval(runtime: Runtime) -> None:
         "task": "bookwire.send_alerts",
         "schedule": 30.0,
     }
+
+
+def test_the_beat_task_pushes_the_alerts_once(runtime: Runtime, sink: Sink) -> None:
+    fail(runtime, 1)
+    runtime_module.install(runtime)
+    try:
+        assert tasks.send_alerts.run() == 1
+        assert tasks.send_alerts.run() == 0
+    finally:
+        runtime_module.install(None)  # type: ignore[arg-type]
+    assert len(sink.received) == 1

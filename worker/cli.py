@@ -331,6 +331,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _refuse_outdated()
     concurrency = args.concurrency or settings.worker_concurrency
+    celery_command.configure_logging(settings)  # the supervisor's own lines too
     celery = celery_command.argv(settings)  # logs our way from Celery's first line
     return supervise(
         [

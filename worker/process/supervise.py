@@ -11,13 +11,14 @@ does the same one level up.
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 from types import FrameType
 
+log = logging.getLogger(__name__)  # a log line like the child's (JSON with BOOKWIRE_LOG_JSON)
 MAX_RESTARTS = 10
 WINDOW_SECONDS = 60.0
 
@@ -46,7 +47,7 @@ def supervise(argv: list[str], *, name: str) -> int:
         while restarts and now - restarts[0] > WINDOW_SECONDS:
             restarts.popleft()
         if len(restarts) > MAX_RESTARTS:
-            print(f"{name} keeps exiting (last code {code}); giving up", file=sys.stderr)
+            log.error("%s keeps exiting (last code %s); giving up", name, code)
             return code
-        print(f"{name} exited with code {code}; restarting", file=sys.stderr, flush=True)
+        log.warning("%s exited with code %s; restarting", name, code)
         time.sleep(1.0)

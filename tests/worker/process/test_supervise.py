@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.support import REPO, wait_for
 from worker.process.supervise import supervise
@@ -20,11 +23,16 @@ sys.exit(3 if runs == 0 else 0)
 """
 
 
-def test_a_child_that_dies_is_restarted_until_it_exits_cleanly(tmp_path: Path) -> None:
+def test_a_child_that_dies_is_restarted_until_it_exits_cleanly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     marker = tmp_path / "runs"
-    code = supervise([sys.executable, "-c", CRASH_ONCE, str(marker)], name="test")
+    with caplog.at_level(logging.WARNING, logger="worker.process.supervise"):
+        code = supervise([sys.executable, "-c", CRASH_ONCE, str(marker)], name="test")
     assert code == 0
     assert marker.read_text() == "2"
+    # a log line (JSON in JSON mode), not a print
+    assert [r.getMessage() for r in caplog.records] == ["test exited with code 3; restarting"]
 
 
 def test_sigterm_stops_the_child_and_the_supervisor(tmp_path: Path) -> None:

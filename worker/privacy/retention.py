@@ -16,6 +16,8 @@ The same run drops finished write-ahead intents older than ``INTENT_KEEP`` (what
 retention): recovery reads only unfinished intents and refused creates (which number the
 booking's next create key), so those stay; the rest are history nobody reads after the
 platforms' 24-hour key window, and each one's message is a copy of the booking's personal data.
+Alert episodes that closed and reached the sink over ``ALERT_KEEP`` ago go too (ids and counts
+only, but nothing reads them after the rate-limit window).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 from worker.privacy import audit, personal
 from worker.runtime import Runtime
 from worker.store.models import (
+    AlertRow,
     AttemptRow,
     Booking,
     BookingDelivery,
@@ -41,6 +44,7 @@ from worker.sync.intents import Operation, Outcome
 
 TABLES = ("bookings", "sync_intents", "deliveries", "attempts")
 INTENT_KEEP = timedelta(days=7)  # well past the platforms' 24 h Idempotency-Key window
+ALERT_KEEP = timedelta(days=30)
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Purge:
     deliveries: int = 0
     attempts: int = 0
     intents_pruned: int = 0
+    alerts_pruned: int = 0
 
     def counts(self) -> dict[str, int]:
         return asdict(self)
@@ -65,6 +70,7 @@ def purge(rt: Runtime, *, now: datetime, days: int | None = None) -> Purge:
         _attempts(session, expired, done)
         _deliveries(session, cutoff, expired, now, done)
         _prune_intents(session, now - INTENT_KEEP, done)
+        _prune_alerts(session, now - ALERT_KEEP, done)
         if any(done.counts().values()):
             audit.record(
                 session, audit.Action.purge, actor=audit.Actor.beat, counts=done.counts(), at=now
@@ -134,6 +140,16 @@ def _prune_intents(session: Session, before: datetime, done: Purge) -> None:
         )
     )
     done.intents_pruned = result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def _prune_alerts(session: Session, before: datetime, done: Purge) -> None:
+    """Alert episodes closed before ``before`` that reached the sink (unsent ones still go)."""
+    result = session.execute(
+        delete(AlertRow).where(
+            AlertRow.closed_at < before, AlertRow.sent_at.is_not(None), AlertRow.open_key.is_(None)
+        )
+    )
+    done.alerts_pruned = result.rowcount or 0  # type: ignore[attr-defined]
 
 
 def _attempts(session: Session, expired: set[int], done: Purge) -> None:

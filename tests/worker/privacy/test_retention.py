@@ -17,14 +17,28 @@ from worker.intake.api import publish_booking
 from worker.privacy.retention import purge
 from worker.runtime import Runtime
 from worker.store.migrate import migrate
-from worker.store.models import AttemptRow, AuditRecord, Booking, Delivery, SyncIntent
+from worker.store.models import (
+    AlertRow,
+    AttemptRow,
+    AuditRecord,
+    Booking,
+    Delivery,
+    SyncIntent,
+)
 from worker.sync import bookings as sync
 from worker.sync import intents
 
 OLD = {"name": "Zoë Ångström", "email": "zoe@example.com"}
 NEW = {"name": "Ada Byron", "email": "ada@example.org"}
 GUEST = {"name": "Björn Nilsson", "email": "bjorn@example.org"}
-NOTHING = {"bookings": 0, "intents": 0, "deliveries": 0, "attempts": 0, "intents_pruned": 0}
+NOTHING = {
+    "bookings": 0,
+    "intents": 0,
+    "deliveries": 0,
+    "attempts": 0,
+    "intents_pruned": 0,
+    "alerts_pruned": 0,
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -156,6 +170,40 @@ def test_finished_intents_are_pruned_after_a_week_but_recovery_state_is_kept(
     assert kept() == [("create", "refused"), ("update", None)]
     with rt.store.engine.begin() as conn:  # the next create still moves on to the next key
         assert intents.history(conn, [booking_id])[booking_id].key_for("rt-prune") == "rt-prune.2"
+
+
+def test_closed_and_sent_alerts_are_pruned_after_30_days(store_runtime: Runtime) -> None:
+    rt = store_runtime
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def episode(group: str, *, closed: bool, sent: bool) -> AlertRow:
+        return AlertRow(
+            group_key=group,
+            open_key=None if closed else group,
+            kind="failure",
+            tenant="acme",
+            title="t",
+            text="x",
+            command="bookwire failures",
+            count=1,
+            opened_at=at,
+            closed_at=at if closed else None,
+            sent_at=at if sent else None,
+        )
+
+    with rt.store.transaction() as session:
+        session.add_all(
+            [
+                episode("failure:acme:sync:generic", closed=True, sent=True),
+                episode("failure:acme:parse:generic", closed=True, sent=False),  # still to go
+                episode("drift:acme:stale", closed=False, sent=True),  # still open
+            ]
+        )
+    assert purge(rt, now=at + timedelta(days=29), days=3650).alerts_pruned == 0
+    assert purge(rt, now=at + timedelta(days=31), days=3650).alerts_pruned == 1
+    with rt.store.transaction() as session:
+        left = sorted(a.group_key for a in session.scalars(select(AlertRow)))
+    assert left == ["drift:acme:stale", "failure:acme:parse:generic"]
 
 
 def test_beat_purges_on_the_configured_interval(settings: Settings) -> None:

@@ -7,7 +7,7 @@ Exit codes (every command; ``bookwire <command> --help`` lists the ones it uses)
 - 2: configuration problem or wrong arguments: each problem as file or variable, field, what
   is wrong and the fix, one a line; nothing was started.
 - 3: a part of the system could not start or stopped (``up``: named on stderr; ``ingress``:
-  its port is taken).
+  its webhook or ops port is taken).
 - 4: the database is unreachable, or its schema is not the one this bookwire needs (run
   ``bookwire migrate``).
 - 130: interrupted (Ctrl-C).
@@ -304,7 +304,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_ingress(args: argparse.Namespace) -> int:
-    from worker.ingress.serve import OpsPortTaken, serve
+    from worker.ingress.serve import PortTaken, serve
     from worker.telemetry.logs import configure
 
     rt = _runtime()
@@ -312,7 +312,7 @@ def cmd_ingress(args: argparse.Namespace) -> int:
     configure(json_lines=rt.settings.log_json, level=rt.settings.log_level)
     try:
         serve(rt)  # webhooks on the ingress port, /metrics on the ops port
-    except OpsPortTaken as exc:
+    except PortTaken as exc:
         print(exc, file=sys.stderr)
         return EXIT_START
     return 0

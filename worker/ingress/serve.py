@@ -2,8 +2,9 @@
 
 The webhook app listens on ``BOOKWIRE_INGRESS_HOST:PORT`` (public, behind the TLS proxy); the
 ops app (``/metrics``, ``/healthz``, ``/readyz``: ``worker.ingress.probes``) on
-``BOOKWIRE_OPS_HOST:PORT``, loopback by default. The ops socket is bound first, so a taken ops
-port stops the command before it serves anything. The ops server runs in a thread of its own
+``BOOKWIRE_OPS_HOST:PORT``, loopback by default. Both sockets are bound before anything is
+served, so a taken port stops the command at once (``PortTaken``, exit code 3) naming the
+setting to change. The ops server runs in a thread of its own
 (signals belong to the public server, whose shutdown stores what is waiting in the inbox); it
 stops when the public server has.
 
@@ -26,17 +27,23 @@ from worker.runtime import Runtime
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection is kept
 
 
-class OpsPortTaken(Exception):
-    """The ops listener's address could not be bound; the message names the setting to change."""
+class PortTaken(Exception):
+    """A listener's address could not be bound; the message names the setting to change."""
 
 
 def serve(rt: Runtime) -> None:
-    """Serve until SIGTERM or Ctrl-C; raises ``OpsPortTaken`` before serving anything."""
-    ops_socket = bind_ops(rt.settings.ops_host, rt.settings.ops_port)
+    """Serve until SIGTERM or Ctrl-C; raises ``PortTaken`` before serving anything."""
+    settings = rt.settings
+    ops_socket = listen(settings.ops_host, settings.ops_port, "BOOKWIRE_OPS")
+    try:
+        public_socket = listen(settings.ingress_host, settings.ingress_port, "BOOKWIRE_INGRESS")
+    except PortTaken:
+        ops_socket.close()
+        raise
     ops = uvicorn.Server(
         uvicorn.Config(
             create_ops_app(rt),
-            lifespan="off",
+            lifespan="off",  # the public app's lifespan owns the inbox
             timeout_keep_alive=KEEP_ALIVE,
             log_level="warning",
             log_config=None,
@@ -47,24 +54,26 @@ def serve(rt: Runtime) -> None:
         target=ops.run, kwargs={"sockets": [ops_socket]}, name="ops-listener", daemon=True
     )
     thread.start()
-    try:
-        uvicorn.run(
+    public = uvicorn.Server(
+        uvicorn.Config(
             create_app(rt),
-            host=rt.settings.ingress_host,
-            port=rt.settings.ingress_port,
             timeout_keep_alive=KEEP_ALIVE,
             log_level="warning",
             log_config=None,  # ours (worker.telemetry.logs): JSON lines when BOOKWIRE_LOG_JSON=true
             access_log=False,
         )
+    )
+    try:
+        public.run(sockets=[public_socket])
     finally:
         ops.should_exit = True
         thread.join(timeout=10)
         ops_socket.close()
+        public_socket.close()
 
 
-def bind_ops(host: str, port: int) -> socket.socket:
-    """A listening socket on the ops address, or ``OpsPortTaken`` with the fix."""
+def listen(host: str, port: int, setting: str) -> socket.socket:
+    """A listening socket on ``host:port``, or ``PortTaken`` naming ``setting``'s _PORT/_HOST."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -72,9 +81,9 @@ def bind_ops(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OpsPortTaken(
-            f"ops listener {host}:{port} could not be bound ({exc.strerror}): set "
-            "BOOKWIRE_OPS_PORT to a free port (BOOKWIRE_OPS_HOST for another address)"
+        raise PortTaken(
+            f"{host}:{port} could not be bound ({exc.strerror}): set {setting}_PORT to a free "
+            f"port ({setting}_HOST for another address)"
         ) from None
-    sock.listen(128)
+    sock.listen(2048)  # uvicorn's own backlog
     return sock

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from config.settings import Settings
 from tests.conftest import settings_env
@@ -55,18 +56,21 @@ def test_metrics_are_served_on_the_ops_port_only(
     assert "Traceback" not in ingress.output()
 
 
-def test_a_taken_ops_port_stops_the_ingress_at_start(
-    settings: Settings, runtime: Runtime, tmp_path: Path
+@pytest.mark.parametrize("taken", ["ops", "ingress"])
+def test_a_taken_port_stops_the_ingress_at_start_naming_the_setting(
+    settings: Settings, runtime: Runtime, tmp_path: Path, taken: str
 ) -> None:
     ports = settings.model_copy(update={"ingress_port": free_port(), "ops_port": free_port()})
+    held = getattr(ports, f"{taken}_port")
     ingress = Process(INGRESS, bookwire_env(settings_env(ports)), tmp_path / "ingress.log")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", ports.ops_port))
-        taken.listen()
+    with socket.socket() as someone_else:
+        someone_else.bind(("127.0.0.1", held))
+        someone_else.listen()
         ingress.start()
         assert ingress.proc is not None
         code = ingress.proc.wait(timeout=30)
-    assert code == 3
-    assert f"ops listener 127.0.0.1:{ports.ops_port} could not be bound" in ingress.output()
-    assert "set BOOKWIRE_OPS_PORT to a free port" in ingress.output()
-    assert "Traceback" not in ingress.output()
+    output = ingress.output()
+    assert code == 3, output
+    assert f"127.0.0.1:{held} could not be bound" in output
+    assert f"set BOOKWIRE_{taken.upper()}_PORT to a free port" in output
+    assert "Traceback" not in output

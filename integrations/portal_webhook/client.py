@@ -11,8 +11,6 @@ configuration problem.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ import httpx
 
 from config.tenants import PortalConfig
 from integrations.errors import ConfigurationError
-from integrations.generic.webhook import sign
+from integrations.generic.webhook import check_secret, sign
 from integrations.http import call
 from integrations.portal import (
     PortalMessage,
@@ -74,19 +72,6 @@ class WebhookPortal:
         }
         call(self._http, TARGET, "POST", self._url, content=body.encode(), headers=headers)
         return PortalReceipt("delivered")
-
-
-def check_secret(secret: str) -> str | None:
-    """Why ``secret`` cannot sign portal webhooks, or None: the Standard Webhooks form,
-    ``whsec_`` and the base64 of 24 to 64 random bytes (what the client's library expects)."""
-    body = secret.removeprefix("whsec_")
-    try:
-        raw = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
-        return "must be a Standard Webhooks secret: whsec_ and the base64 of 24-64 bytes"
-    return None
 
 
 def payload(message: PortalMessage, *, include_attendees: bool = True) -> str:

@@ -239,6 +239,20 @@ def test_a_bad_tenants_file_is_named_with_its_fix(
     assert "see the configuration reference" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("weak", ["hunter2", "whsec_hunter2", "whsec_c2hvcnQ="])
+def test_a_webhook_secret_no_sender_could_use_is_refused(
+    bookwire: Run, monkeypatch: pytest.MonkeyPatch, weak: str
+) -> None:
+    """Standard Webhooks secrets are whsec_ and the base64 of 24-64 bytes; the library takes
+    almost anything, and then every delivery gets 401."""
+    monkeypatch.setenv("TEST_OLD_SECRET", weak)  # the generic source's second secret
+    code, _, err = bookwire("check-config")
+    assert code == 2, err
+    assert "tenants.acme.sources.generic" in err
+    assert "whsec_ and the base64 of 24-64 random bytes" in err
+    assert weak not in err
+
+
 def test_an_unresolvable_secret_reference_says_how_to_set_it(bookwire: Run, tmp_path: Path) -> None:
     toml = tenants_toml(SANDBOX).replace("TEST_GOMRY_KEY", "ACME_GOMRY_KEY")
     (tmp_path / "tenants.toml").write_text(toml, encoding="utf-8")

@@ -6,7 +6,7 @@ keep its signing secret as a reference: a dotenv line in the secrets file, named
 tenants file as ``{ env = "…" }`` (the value is never printed or logged); then send (or have
 the vendor send) a test delivery and wait until the ingress answers it as verified. Where the
 vendor has no such API (``integrations.onboarding``), print the exact steps instead. What each
-vendor's API is asked is in ``worker.intake.subscriptions``.
+vendor's API is asked is in ``worker.intake.subscribe``.
 
 Order of effects, so that a crash loses nothing: a secret we choose is written to the secrets
 file before the vendor hears of it; a secret the vendor chooses (Square) is written as soon as
@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from integrations import registry
 from integrations.errors import BookwireError
 from worker.intake.onboarding import STEPS, env_name
-from worker.intake.subscriptions import VENDORS, Registered, Target, Vendor
+from worker.intake.subscribe import VENDORS, Registered, Target, Vendor
 from worker.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

@@ -167,8 +167,8 @@ class Settings(BaseSettings):
     def _ops_port(cls, value: int, info: ValidationInfo) -> int:
         if value == info.data.get("ingress_port"):
             raise invalid(
-                "the same port as BOOKWIRE_INGRESS_PORT",
-                "a port of its own for /metrics, e.g. 9000; the webhook port is public",
+                f"{value} is BOOKWIRE_INGRESS_PORT too",
+                "another free port for the ops listener, which serves /metrics (default 9000)",
             )
         return value
 

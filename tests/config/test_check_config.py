@@ -136,8 +136,8 @@ BAD_SETTINGS = [
     pytest.param(
         "BOOKWIRE_OPS_PORT",
         "8000",
-        "environment: BOOKWIRE_OPS_PORT: the same port as BOOKWIRE_INGRESS_PORT (fix: a port "
-        "of its own for /metrics, e.g. 9000; the webhook port is public)",
+        "environment: BOOKWIRE_OPS_PORT: 8000 is BOOKWIRE_INGRESS_PORT too (fix: another free "
+        "port for the ops listener, which serves /metrics (default 9000))",
         id="ops-port-is-the-webhook-port",
     ),
 ]

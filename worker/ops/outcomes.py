@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from worker.records import failures
 from worker.runtime import Runtime
@@ -46,74 +46,57 @@ Check = Callable[[Runtime, datetime], Iterable[Overdue]]
 def bookings_without_event(rt: Runtime, now: datetime) -> list[Overdue]:
     """Bookings received over ``overdue_after_minutes`` ago that should have an event and do
     not. Cancelled bookings need none; failed ones already have a failure record."""
-    minutes = rt.settings.overdue_after_minutes
-    cutoff = now - timedelta(minutes=minutes)
-    with rt.store.transaction() as session:
-        rows = session.execute(
-            select(
-                Booking.id,
-                Booking.tenant,
-                Booking.source,
-                Booking.state,
-                Booking.applied_version,
-                Booking.version,
-            )
-            .outerjoin(EventLink, EventLink.booking_id == Booking.id)
-            .where(
-                EventLink.booking_id.is_(None),
-                Booking.status != "cancelled",
-                Booking.state != "failed",
-                Booking.received_at < cutoff,
-            )
-            .order_by(Booking.id)
-            .limit(LIMIT)
-        ).all()
-    return [
-        Overdue(
-            tenant=row.tenant,
-            source=row.source,
-            booking_id=row.id,
-            reason=(
-                f"no event {minutes:g} minutes after receipt "
-                f"(state {row.state}, version {row.applied_version}/{row.version})"
-            ),
-        )
-        for row in rows
-    ]
+    cutoff = now - timedelta(minutes=rt.settings.overdue_after_minutes)
+    return _overdue(
+        rt,
+        "no event",
+        EventLink.booking_id.is_(None),
+        Booking.status != "cancelled",
+        Booking.received_at < cutoff,
+    )
 
 
 def changes_not_applied(rt: Runtime, now: datetime) -> list[Overdue]:
     """Bookings with an event whose latest change (a reschedule, a cancellation) was stored
     over ``overdue_after_minutes`` ago and is still not on the platform. Failed ones already
     have a failure record."""
+    cutoff = now - timedelta(minutes=rt.settings.overdue_after_minutes)
+    return _overdue(
+        rt,
+        "latest change not on the platform",
+        EventLink.booking_id.is_not(None),
+        Booking.applied_version < Booking.version,
+        Booking.updated_at < cutoff,
+    )
+
+
+def _overdue(rt: Runtime, what: str, *criteria: ColumnElement[bool]) -> list[Overdue]:
+    """Bookings (with their event link, if any) that meet ``criteria`` and have not failed
+    (a failed booking has its own record), as overdue items saying ``what``."""
     minutes = rt.settings.overdue_after_minutes
-    cutoff = now - timedelta(minutes=minutes)
+    query = (
+        select(
+            Booking.id,
+            Booking.tenant,
+            Booking.source,
+            Booking.state,
+            Booking.applied_version,
+            Booking.version,
+        )
+        .outerjoin(EventLink, EventLink.booking_id == Booking.id)
+        .where(Booking.state != "failed", *criteria)
+        .order_by(Booking.id)
+        .limit(LIMIT)
+    )
     with rt.store.transaction() as session:
-        rows = session.execute(
-            select(
-                Booking.id,
-                Booking.tenant,
-                Booking.source,
-                Booking.state,
-                Booking.applied_version,
-                Booking.version,
-            )
-            .join(EventLink, EventLink.booking_id == Booking.id)
-            .where(
-                Booking.applied_version < Booking.version,
-                Booking.state != "failed",
-                Booking.updated_at < cutoff,
-            )
-            .order_by(Booking.id)
-            .limit(LIMIT)
-        ).all()
+        rows = session.execute(query).all()
     return [
         Overdue(
             tenant=row.tenant,
             source=row.source,
             booking_id=row.id,
             reason=(
-                f"latest change not on the platform {minutes:g} minutes after receipt "
+                f"{what} {minutes:g} minutes after receipt "
                 f"(state {row.state}, version {row.applied_version}/{row.version})"
             ),
         )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -40,7 +40,9 @@ def free_port() -> int:
 class ServerThread:
     """A real uvicorn server on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Any, port: int | None = None, *, lifespan: str = "off") -> None:
+    def __init__(
+        self, app: Any, port: int | None = None, *, lifespan: Literal["on", "off"] = "off"
+    ) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
             app,

@@ -25,8 +25,8 @@ from integrations import registry
 from integrations.booking import BookingMessage
 from integrations.connector import ParseContext, Source, WebhookRequest
 from integrations.errors import PayloadError, SignatureError
-from tests.integrations.test_signed_fuzz import SECRETS, SIGNERS, fixture_dir, more_sources
-from tests.vendor_support import vendor_secrets_env, vendor_tenants_toml
+from tests.integrations.test_signed_fuzz import SIGNERS, fixture_dir, fuzzed_tenants
+from tests.vendor_support import write_secrets
 
 TENANT = "acme"
 NOBODY = "http://127.0.0.1:9"  # look-ups never run here: thin webhooks are only checked
@@ -39,12 +39,7 @@ SOURCES = sorted(registry.SOURCES)
 @pytest.fixture(scope="module")
 def tenants(tmp_path_factory: pytest.TempPathFactory) -> Tenants:
     folder = tmp_path_factory.mktemp("contract")
-    toml = folder / "tenants.toml"
-    toml.write_text(vendor_tenants_toml(NOBODY) + more_sources(NOBODY), encoding="utf-8")
-    env = folder / "secrets.env"
-    values = {**vendor_secrets_env(), **SECRETS}
-    env.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    return load_tenants(toml, secrets_file=env)
+    return load_tenants(fuzzed_tenants(folder, NOBODY), secrets_file=write_secrets(folder))
 
 
 def deliveries(slug: str) -> list[Path]:

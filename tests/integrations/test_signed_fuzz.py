@@ -107,12 +107,17 @@ WORKFLOW = {
 }
 
 
+def fuzzed_tenants(directory: Path, sandbox_url: str) -> Path:
+    """``acme`` with every registered source (the contract test reads the same file)."""
+    more = (calendly_toml(), CALCOM_TOML, pipedrive_toml(sandbox_url))
+    return write_tenants(
+        directory, sandbox_url, *more, hubspot_workflow_toml(**WORKFLOW), vendors=True
+    )
+
+
 @pytest.fixture
 def tenants_file(tmp_path: Path, sandbox: ServerThread) -> Path:
-    more = (calendly_toml(), CALCOM_TOML, pipedrive_toml(sandbox.url))
-    return write_tenants(
-        tmp_path, sandbox.url, *more, hubspot_workflow_toml(**WORKFLOW), vendors=True
-    )
+    return fuzzed_tenants(tmp_path, sandbox.url)
 
 
 @pytest.fixture

@@ -178,6 +178,8 @@ def _store(rt: Runtime, registry: CollectorRegistry, now: datetime) -> int:
         return 0
     for tenant, stage, count in open_rows:
         failures.labels(tenant, stage).set(count)
+    for tenant_id in _tenants(rt):  # 0, not absent, for a tenant with nothing pending
+        pending.labels(tenant_id).set(0)
     first: datetime | None = None
     for tenant, count, since in pending_rows:
         pending.labels(tenant).set(count)
@@ -189,3 +191,11 @@ def _store(rt: Runtime, registry: CollectorRegistry, now: datetime) -> int:
     for gauge in (failures, pending, oldest, waiting):
         registry.register(gauge)
     return 1
+
+
+def _tenants(rt: Runtime) -> list[str]:
+    """The configured tenants' ids (none when the tenants file cannot be read right now)."""
+    try:
+        return list(rt.tenants.tenants)
+    except Exception:
+        return []

@@ -2,12 +2,15 @@
 
 Every label takes its values from a bounded set: tenant and source slugs from the tenants file,
 outcomes from the lists below (anything else is counted as ``other``), so a scrape never grows
-with the traffic.
+with the traffic. No ``_created`` series: a second series per counter and histogram that
+only says when the process started counting (Prometheus has ``process_start_time_seconds``).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()
 
 WEBHOOKS = Counter(
     "bookwire_webhooks_total",

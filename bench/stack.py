@@ -245,8 +245,6 @@ class Stack:
                 "BOOKWIRE_LOG_LEVEL": s.log_level,
                 "BOOKWIRE_SANDBOX_PORT": str(self.sandbox_port),
                 "BOOKWIRE_SANDBOX_KEYS": f"gomry:{self.api_key}",
-                # the load is one tenant and source far above any vendor's rate: measure, not 429
-                "BOOKWIRE_INGRESS_RATE_LIMIT": "off",
                 "PYTHONUNBUFFERED": "1",
             }
         )

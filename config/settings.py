@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds a client may take to send a whole body; past it 408."
     )
     ingress_rate_limit: str | None = Field(
-        "1000/10 seconds",
+        "10000/10 seconds",
         description="Verified deliveries per tenant and source, per ingress process, in `limits` "
         "syntax (past it 429 with Retry-After); off = no limit.",
     )

@@ -1,8 +1,11 @@
 """How many verified deliveries one route (tenant and source) may hand the inbox, per process.
 
-``BOOKWIRE_INGRESS_RATE_LIMIT`` in ``limits`` syntax is a moving window: ``"1000/10 seconds"``
-admits up to 1,000 deliveries in any 10 seconds, so a burst of 1,000 and 100 a second
-sustained. Over it a delivery is answered 429 with ``Retry-After`` *before* anything is stored:
+``BOOKWIRE_INGRESS_RATE_LIMIT`` in ``limits`` syntax is a moving window: the default
+``"10000/10 seconds"`` admits up to 10,000 deliveries in any 10 seconds, so a burst of 10,000
+and 1,000 a second sustained. That is more than one ingress process takes in beside a worker on
+two cores (700-800 a second, docs/benchmark.md), so no vendor, backfill or benchmark of one
+route meets it, while a runaway route on a bigger machine cannot take every slot from the
+others. Over it a delivery is answered 429 with ``Retry-After`` *before* anything is stored:
 the vendor's retry delivers it later, so nothing is lost.
 
 The window lives in this process's memory: N ingress processes behind a load balancer admit up

@@ -8,6 +8,7 @@
     ├── ConfigurationError    our side is misconfigured (401/403 from a platform, bad options)
     └── PlatformError         a call to an outside system failed
         ├── TransientError    timeouts, dropped connections, 5xx, 429, 409 in progress: retry
+        │   └── BudgetSpent   our shared request budget for the platform is spent: nothing sent
         └── PermanentError    any other 4xx: never retried, becomes a failure record
             └── CreateRefused the platform refused a create: nothing was made with its key
 
@@ -72,6 +73,11 @@ class TransientError(PlatformError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status, target=target)
+
+
+class BudgetSpent(TransientError):
+    """Our own rate limiter refused the call: nothing was sent. ``retry_after`` is the slot
+    reserved for the next try; a task runs again then without spending a retry."""
 
 
 class PermanentError(PlatformError):

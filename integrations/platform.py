@@ -129,9 +129,11 @@ class PlatformEvent:
 @dataclass(frozen=True)
 class PlatformContext:
     """What a platform client may share with other processes: the Redis that holds the shared
-    rate-limit budget (``None``: an in-process budget, for tests and one-off tools)."""
+    rate-limit budget (``None``: an in-process budget, for tests and one-off tools), and the
+    tenant the client serves (each tenant waits for a spent budget on a line of its own)."""
 
     redis_url: str | None = None
+    tenant: str | None = None
 
 
 class Platform(Protocol):

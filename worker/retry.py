@@ -15,6 +15,9 @@ used to repeat around its body:
   statuses, never the outside system's text), the replay command. No cause is chained and its
   ``task-failed`` event carries that line instead of a stack (``on_failure``); it is declared
   in ``throws``, so Celery logs it as expected (one line, no traceback) and never retries it;
+- a spent platform budget (``BudgetSpent``: our own limiter refused, nothing was sent) is no
+  failed attempt: the task goes back to the queue for the turn it reserved, its retry count
+  unchanged, and its thread serves other tenants meanwhile (shown as RETRY in Flower);
 - the poison counter: a subject whose starts keep killing the worker is dead-lettered;
 - the ``before-ack`` crash point, after the outcome is committed and before the broker ack.
 
@@ -33,10 +36,17 @@ from typing import Any, Literal, NoReturn, Protocol
 
 import redis
 from celery import Task
+from celery.exceptions import Retry
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from integrations.errors import ConfigurationError, PayloadError, PermanentError, TransientError
+from integrations.errors import (
+    BudgetSpent,
+    ConfigurationError,
+    PayloadError,
+    PermanentError,
+    TransientError,
+)
 from worker import crashpoints, poison, runtime
 from worker.records.failures import GaveUp, open_failure
 
@@ -131,6 +141,8 @@ class BookwireTask(Task):
                 cause = Cause(f"the worker died {died} times on it", "see the worker's log")
                 raise self._gave_up(rt, subject, subject_id, cause)
             return run()
+        except BudgetSpent as exc:
+            self._come_back_later(exc)
         except TRANSIENT as exc:
             self._retry_or_give_up(rt, subject, subject_id, exc)
         except subject.permanent as exc:
@@ -140,6 +152,16 @@ class BookwireTask(Task):
         finally:
             if subject.poison:
                 poison.finished(rt, subject.kind, subject_id)
+
+    def _come_back_later(self, exc: BudgetSpent) -> NoReturn:
+        """The same task again at the turn the limiter reserved, with the same retry count:
+        waiting for a budget is not failing, and a long backlog must not exhaust retries."""
+        if self.request.called_directly:
+            raise exc
+        countdown = min(exc.retry_after or 1.0, self.policy().cap)
+        again = self.signature_from_request(countdown=countdown, retries=self.request.retries)
+        again.apply_async()
+        raise Retry(str(exc), exc, when=countdown, sig=again)
 
     def _retry_or_give_up(
         self,

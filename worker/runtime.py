@@ -205,7 +205,7 @@ class Runtime:
     def _build_platform(self, tenant: Tenant) -> Platform:
         factory = registry.PLATFORMS[tenant.platform.kind]
         # the Redis URL lets every worker share one rate-limit budget per platform host
-        context = PlatformContext(redis_url=self.settings.resolved_redis_url)
+        context = PlatformContext(redis_url=self.settings.resolved_redis_url, tenant=tenant.id)
         return factory(tenant.platform, self.http, context=context)
 
     def parse_context(

@@ -72,6 +72,7 @@ class GatsbyPlatform:
         self._limiter = SharedLimiter(
             config.rate_limit,
             redis_url=context.redis_url if context else None,
+            tenant=context.tenant if context else None,
             scope=host_scope(self.slug, config.base_url),
         )
         self._slugs: dict[str, tuple[str, float]] = {}

@@ -80,6 +80,7 @@ class GomryPlatform:
         self._limiter = SharedLimiter(
             config.rate_limit,
             redis_url=context.redis_url if context else None,
+            tenant=context.tenant if context else None,
             scope=host_scope(self.slug, config.base_url),
         )
 

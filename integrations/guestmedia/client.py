@@ -54,6 +54,7 @@ class GuestMediaPlatform:
         self._limiter = SharedLimiter(
             config.rate_limit,
             redis_url=context.redis_url if context else None,
+            tenant=context.tenant if context else None,
             scope=host_scope(self.slug, config.base_url),
         )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import httpx
 import pytest
 
-from integrations.errors import TransientError
+from integrations.errors import BudgetSpent, TransientError
 from integrations.ratelimit import SharedLimiter, host_scope, limits_url
 from tests.integrations.platforms import client, faults
 from tests.support import ServerThread
@@ -33,6 +34,30 @@ def test_a_spent_budget_beyond_max_wait_is_transient_with_retry_after(redis_url:
     assert raised.value.retry_after is not None and 5 < raised.value.retry_after <= 10.1
     other = SharedLimiter("2/10 seconds", redis_url=redis_url, scope="other-host", max_wait=0.2)
     other.acquire()  # another host has a budget of its own
+
+
+def test_callers_past_a_spent_budget_get_turns_at_its_rate_on_a_line_per_tenant(
+    redis_url: str,
+) -> None:
+    """A thousand bookings for a spent budget come back one slot apart, not all at once; a
+    quiet tenant on the same host is not queued behind a busy one's line."""
+    busy = SharedLimiter("2/10 seconds", redis_url=redis_url, scope="s", tenant="busy", max_wait=0)
+    busy.acquire()
+    busy.acquire()
+    turns = []
+    for _ in range(3):
+        with pytest.raises(BudgetSpent) as raised:
+            busy.acquire()
+        turns.append(raised.value.retry_after or 0)
+    # the first when the window frees a slot (10 s), then one every 10 s / 2 requests
+    assert 9.5 < turns[0] <= 10.1
+    assert [round(b - a) for a, b in pairwise(turns)] == [5, 5]
+    quiet = SharedLimiter(
+        "2/10 seconds", redis_url=redis_url, scope="s", tenant="quiet", max_wait=0
+    )
+    with pytest.raises(BudgetSpent) as raised:
+        quiet.acquire()
+    assert (raised.value.retry_after or 0) < turns[1]
 
 
 def test_no_limit_configured_means_no_limiter() -> None:

@@ -35,9 +35,10 @@ from sqlalchemy import BindParameter, Connection, Executable, bindparam, case, s
 
 from config.tenants import BrandConfig
 from integrations.booking import BookingMessage, BookingStatus, booking_reference
-from integrations.errors import ConfigurationError, CreateRefused
+from integrations.errors import BudgetSpent, ConfigurationError, CreateRefused
 from integrations.http import Attempt, recording
 from integrations.platform import EventSpec, LinkedEvent, Platform, event_spec
+from integrations.ratelimit import waiting_at_most
 from worker import crashpoints
 from worker.records import attempts as attempts_store
 from worker.records import failures
@@ -50,6 +51,10 @@ from worker.telemetry import observe
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 5
+# A sync waits this long at most for its turn on a spent platform budget; a later turn gives
+# the thread back (``BudgetSpent``: the booking comes back at its turn), so other tenants'
+# bookings run meanwhile instead of queueing behind threads that only wait.
+BUDGET_WAIT = 0.25
 
 
 class SyncOutcome(StrEnum):
@@ -162,6 +167,7 @@ class _Work:
     platform: str = ""  # the tenant's platform kind, once applied
     done: Step | None = None
     refused: bool = False  # the platform refused the create: nothing was made with its key
+    unsent: bool = False  # our rate limiter refused before any call: nothing reached the platform
 
 
 def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, Outcome]:
@@ -291,11 +297,14 @@ def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome], now: datetime)
             raise ConfigurationError(f"tenant {item.message.tenant!r} is no longer configured")
         platform = rt.platform(tenant)
         item.platform = tenant.platform.kind
-        with recording(item.attempts.append):
+        with recording(item.attempts.append), waiting_at_most(BUDGET_WAIT):
             brand = tenant.brand_for(item.message.client)  # the client's overrides, if any
             item.done = _call_platform(platform, item, brand, now=now)
     except CreateRefused as exc:
         item.refused = True
+        results[item.booking_id] = exc
+    except BudgetSpent as exc:  # every outbound attempt is recorded: none means none was made
+        item.unsent = not item.attempts
         results[item.booking_id] = exc
     except Exception as exc:
         results[item.booking_id] = exc
@@ -415,6 +424,10 @@ def _finished(item: _Work) -> intents.Finished | None:
     if item.refused:  # the platform made nothing with this key (and no earlier create did)
         return intents.Finished(
             item.intent_id, item.booking_id, intents.Outcome.refused, None, True
+        )
+    if item.unsent:  # as if never written; earlier ambiguous intents stay ambiguous
+        return intents.Finished(
+            item.intent_id, item.booking_id, intents.Outcome.unsent, None, False
         )
     return None  # unknown (timeout, 5xx, crash): stays ambiguous
 

@@ -19,6 +19,10 @@ run again:
 A create the platform refused (a 4xx answer to the POST) is finished as ``refused``. Platforms
 replay a key's answer for 24 h, refusals included, so the next create for that booking uses the
 next key of the booking (``idempotency_key``): still derived from the booking id alone.
+
+A step whose very first call our own rate limiter refused (``BudgetSpent``, no attempt
+recorded: nothing reached the platform) is finished as ``unsent`` and counts for nothing: the
+booking comes back at its turn as if that intent had never been written.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Outcome(StrEnum):
     absent = "absent"  # recovery proved there was nothing to cancel
     refused = "refused"
     superseded = "superseded"
+    unsent = "unsent"  # our own rate limiter refused the step's first call: nothing was sent
 
 
 class Ambiguous(NamedTuple):

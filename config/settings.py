@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     platform_concurrency: int = Field(
         16, ge=1, description="Platform calls in flight per worker process within batches."
     )
+    fair_share: int = Field(
+        50,
+        ge=0,
+        description="Bookings a tenant publishes in about 10 s before its further ones queue "
+        "behind other tenants' (0: off).",
+    )
     visibility_timeout: int = Field(3600, ge=60, description="Seconds before Redis redelivers.")
     relay_after: float = Field(60.0, gt=0, description="Seconds a booking may wait in the queue.")
     relay_interval: float = Field(10.0, gt=0, description="Seconds between relay sweeps.")

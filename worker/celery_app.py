@@ -8,6 +8,9 @@
 - ``visibility_timeout`` (one value, from settings): Redis redelivers unacknowledged messages
   after it. Retry countdowns are capped well below half of it, so a delayed retry is never
   redelivered while it waits. Stranded work is also picked up sooner by the relay.
+- ``priority_steps`` (``worker.fair_share``): two lists per queue on Redis; a tenant over its
+  share of the last few seconds is published to the second, taken only when the first is empty,
+  so a quiet tenant's booking never waits behind a busy tenant's backlog.
 - Task events on: Flower shows what ran and what failed, with ``argsrepr`` ids only. The
   publisher's ``task-sent`` event is off: it cost the ingress a second broker round trip per
   publish, and Flower lists a task from the worker's ``task-received`` on.
@@ -21,6 +24,7 @@ from __future__ import annotations
 from celery import Celery
 
 from config.settings import Settings
+from worker import fair_share
 from worker.process import reload  # noqa: F401 - every worker reloads a changed tenants file
 from worker.telemetry import observe  # noqa: F401 - connects the signal handlers
 
@@ -47,6 +51,7 @@ def create_celery(settings: Settings) -> Celery:
             "visibility_timeout": settings.visibility_timeout,
             "socket_connect_timeout": 2,
             "socket_timeout": 10,
+            "priority_steps": fair_share.PRIORITY_STEPS,
         },
         beat_schedule={
             "relay": {"task": "bookwire.relay", "schedule": settings.relay_interval},

@@ -24,28 +24,35 @@ BATCH_MAX = 50
 
 
 def send(
-    rt: Runtime, task: str, subject: str, ids: Sequence[int], *, countdown: float | None = None
+    rt: Runtime,
+    task: str,
+    subject: str,
+    ids: Sequence[int],
+    *,
+    countdown: float | None = None,
+    priority: int | None = None,
 ) -> int:
     """Queue ``task(id)`` for each id, shown in Flower as ``(<subject>=<id>)``; returns how
     many were sent (it stops at the first failure: the broker is down)."""
     sent = 0
     for subject_id in ids:
-        if not _send(rt, task, [subject_id], f"({subject}={subject_id})", countdown):
+        if not _send(rt, task, [subject_id], f"({subject}={subject_id})", countdown, priority):
             break
         sent += 1
     return sent
 
 
-def send_bookings(rt: Runtime, booking_ids: Sequence[int]) -> int:
-    """Queue the syncs of ``booking_ids``: one ``sync_booking`` for a single booking, else
-    ``sync_bookings`` batches of up to ``BATCH_MAX``. Returns how many bookings were sent."""
+def send_bookings(rt: Runtime, booking_ids: Sequence[int], *, priority: int | None = None) -> int:
+    """Queue the syncs of ``booking_ids`` (of one tenant: a batch goes at its tenant's
+    ``priority``): one ``sync_booking`` for a single booking, else ``sync_bookings`` batches of
+    up to ``BATCH_MAX``. Returns how many bookings were sent."""
     ids = list(dict.fromkeys(booking_ids))
     if len(ids) == 1:
-        return send(rt, "bookwire.sync_booking", "booking", ids)
+        return send(rt, "bookwire.sync_booking", "booking", ids, priority=priority)
     sent = 0
     for start in range(0, len(ids), BATCH_MAX):
         chunk = ids[start : start + BATCH_MAX]
-        if not _send(rt, "bookwire.sync_bookings", [chunk], _batch_repr(chunk), None):
+        if not _send(rt, "bookwire.sync_bookings", [chunk], _batch_repr(chunk), None, priority):
             break
         sent += len(chunk)
     return sent
@@ -58,7 +65,12 @@ def _batch_repr(ids: Sequence[int]) -> str:
 
 
 def _send(
-    rt: Runtime, task: str, args: list[object], argsrepr: str, countdown: float | None
+    rt: Runtime,
+    task: str,
+    args: list[object],
+    argsrepr: str,
+    countdown: float | None,
+    priority: int | None = None,
 ) -> bool:
     try:
         rt.celery.send_task(
@@ -67,6 +79,7 @@ def _send(
             argsrepr=argsrepr,
             kwargsrepr="{}",
             countdown=countdown,
+            priority=priority,
             retry=True,
             retry_policy=RETRY_POLICY,
         )

@@ -11,8 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings
 from tests.support import ServerThread, booking, signed
+from worker.celery_app import QUEUE
 from worker.ingress.app import create_app
 from worker.ingress.probes import create_ops_app
+from worker.intake import record as intake
 from worker.runtime import Runtime
 
 
@@ -57,6 +59,19 @@ def test_queue_depth_pending_and_open_failures_are_exposed(
     assert found[("bookwire_oldest_pending_seconds", ())] >= 0
     accepted = (("result", "accepted"), ("source", "generic"), ("tenant", "acme"))
     assert found[("bookwire_webhooks_total", accepted)] >= 3
+
+
+def test_queue_depth_counts_what_waits_behind_a_tenant_over_its_share(
+    settings: Settings, runtime: Runtime, ops: ServerThread
+) -> None:
+    publisher = Runtime(settings.model_copy(update={"fair_share": 2}), tenants=runtime.tenants)
+    try:  # three bookings of one tenant in a moment: over its share of 2, so behind the rest
+        assert intake.publish(publisher, [1, 2, 3], tenants=dict.fromkeys([1, 2, 3], "acme")) == 3
+        assert intake.publish(publisher, [4], tenants={4: "quiet"}) == 1
+    finally:
+        publisher.close()
+    assert runtime.redis.llen(QUEUE) == 1  # the quiet tenant's, taken first
+    assert samples(ops.url)[("bookwire_queue_depth", (("queue", "bookwire"),))] == 2
 
 
 def test_metrics_still_answer_with_the_broker_down(settings: Settings, runtime: Runtime) -> None:

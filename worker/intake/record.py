@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from integrations.booking import BookingMessage
 from integrations.connector import Source, WebhookRequest
 from integrations.errors import PayloadError
+from worker import fair_share
 from worker.publish import send, send_bookings
 from worker.records import failures, history
 from worker.runtime import Runtime
@@ -137,7 +138,8 @@ def record(rt: Runtime, arrivals: Sequence[Arrival]) -> list[Receipt]:
     with rt.store.transaction() as session:
         receipts = [_record_one(session, arrival) for arrival in arrivals]
     publish_deliveries(rt, [r.delivery_id for r in receipts if r.outcome == Outcome.received])
-    publish(rt, [booking for r in receipts for booking in r.bookings])
+    tenants = {b: a.tenant for a, r in zip(arrivals, receipts, strict=True) for b in r.bookings}
+    publish(rt, list(tenants), tenants=tenants)
     return receipts
 
 
@@ -192,10 +194,29 @@ def accept(session: Session, messages: Sequence[BookingMessage], *, now: datetim
     return moved
 
 
-def publish(rt: Runtime, booking_ids: Sequence[int]) -> int:
-    """Queue the syncs of these bookings (batched; see ``worker.publish``); failures are left
-    to the relay. Returns how many bookings were sent."""
-    return send_bookings(rt, booking_ids)
+def publish(
+    rt: Runtime, booking_ids: Sequence[int], *, tenants: Mapping[int, str] | None = None
+) -> int:
+    """Queue the syncs of these bookings, batched per tenant (``worker.publish``); a tenant
+    over its share goes behind the others (``worker.fair_share``). ``tenants``: each booking's
+    tenant, read from the store when not given. Failures are left to the relay. Returns how
+    many bookings were sent."""
+    if not booking_ids:
+        return 0
+    if tenants is None:
+        with rt.store.read() as conn:
+            tenants = dict(conn.execute(_TENANTS, {"ids": list(booking_ids)}).tuples().all())
+    by_tenant: dict[str, list[int]] = {}
+    for booking_id in dict.fromkeys(booking_ids):
+        by_tenant.setdefault(tenants.get(booking_id, ""), []).append(booking_id)
+    behind = fair_share.priorities(rt, {t: len(ids) for t, ids in by_tenant.items()})
+    sent = 0
+    for tenant, ids in by_tenant.items():
+        done = send_bookings(rt, ids, priority=behind.get(tenant))
+        sent += done
+        if done < len(ids):  # the broker is down: the relay publishes the rest
+            break
+    return sent
 
 
 def publish_deliveries(rt: Runtime, delivery_ids: Sequence[int]) -> int:
@@ -318,6 +339,9 @@ def _safe_headers(headers: object) -> dict[str, str]:
 # ingress records every delivery through these, so nothing is rebuilt per request.
 DELIVERIES = table(Delivery)
 BOOKINGS = table(Booking)
+_TENANTS = select(BOOKINGS.c.id, BOOKINGS.c.tenant).where(
+    BOOKINGS.c.id.in_(bindparam("ids", expanding=True))
+)
 ALIASES = table(BookingAlias)
 _FIND_DELIVERY = select(DELIVERIES.c.id, DELIVERIES.c.reason).where(
     DELIVERIES.c.tenant == bindparam("tenant"),

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select
 
 from worker.celery_app import QUEUE
+from worker.fair_share import queue_lists
 from worker.runtime import Runtime
 from worker.store.models import AlertRow, Booking, Delivery, Failure
 
@@ -97,7 +98,7 @@ def _broker(rt: Runtime, registry: CollectorRegistry) -> int:
         registry=None,
     )
     try:
-        depth.labels(QUEUE).set(float(rt.redis.llen(QUEUE)))
+        depth.labels(QUEUE).set(float(sum(rt.redis.llen(q) for q in queue_lists(QUEUE))))
         unacked.set(float(rt.redis.hlen("unacked")))
     except Exception:
         return 0

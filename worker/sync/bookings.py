@@ -208,6 +208,9 @@ def _round(rt: Runtime, booking_ids: list[int], *, now: datetime) -> dict[int, O
                 if item.done is not None:
                     _commit(conn, item, now)
             intents.finish(conn, [f for f in map(_finished, work) if f is not None], now=now)
+            turns = [_turn(item.booking_id, results, now) for item in work]
+            if any(turns):  # queued until its turn: the relay leaves it alone until then
+                conn.execute(_QUEUED_UNTIL, [t for t in turns if t is not None])
             resolved = [w.booking_id for w in work if w.done is not None and w.open_failure]
             for booking_id in resolved:
                 failures.resolve(session, booking_id=booking_id, now=now)
@@ -308,6 +311,14 @@ def _apply(rt: Runtime, item: _Work, results: dict[int, Outcome], now: datetime)
         results[item.booking_id] = exc
     except Exception as exc:
         results[item.booking_id] = exc
+
+
+def _turn(booking_id: int, results: dict[int, Outcome], now: datetime) -> dict[str, Any] | None:
+    """When a booking refused by a spent budget comes back (its ``queued_at`` until then)."""
+    error = results.get(booking_id)
+    if not isinstance(error, BudgetSpent):
+        return None
+    return {"b_id": booking_id, "b_queued_at": now + timedelta(seconds=error.retry_after or 0)}
 
 
 def _still_pending(rt: Runtime, booking_ids: list[int]) -> list[int]:
@@ -492,6 +503,12 @@ _MARK_SYNCED = (
         ),
         updated_at=bindparam("b_updated_at"),
     )
+)
+
+_QUEUED_UNTIL = (
+    update(BOOKINGS)
+    .where(BOOKINGS.c.id == bindparam("b_id"))
+    .values(queued_at=bindparam("b_queued_at"))
 )
 
 

@@ -19,7 +19,9 @@ from worker.store.models import AttemptRow, Booking, EventLink
 from worker.sync import bookings as sync
 from worker.sync.drift import Drift, DriftKind, Settled, spec_for
 
-CREATE_KEY_WINDOW = timedelta(hours=24)  # Gomry and guest media replay a create key this long
+# Gomry and guest media replay a create key for 24 h from when they stored it, which is up to one
+# call's timeout after the attempt's time (when the call was sent): a minute covers that
+CREATE_KEY_WINDOW = timedelta(hours=24, minutes=1)
 UNLOCKED = "not repaired: the broker (Redis), which holds the booking locks, is unreachable"
 
 

@@ -205,7 +205,8 @@ def publish(
         return 0
     if tenants is None:
         with rt.store.read() as conn:
-            tenants = dict(conn.execute(_TENANTS, {"ids": list(booking_ids)}).tuples().all())
+            rows = conn.execute(_TENANTS, {"ids": list(booking_ids)})
+            tenants = {booking_id: tenant for booking_id, tenant in rows}
     by_tenant: dict[str, list[int]] = {}
     for booking_id in dict.fromkeys(booking_ids):
         by_tenant.setdefault(tenants.get(booking_id, ""), []).append(booking_id)

@@ -59,6 +59,18 @@ def scrape(url: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
+def hand_off_after_the_event(runtime: Runtime, sandbox: ServerThread, booking_id: int) -> None:
+    """Move the platform's clock past the event's end, run the due sweep and wait until the
+    worker has handed the album link to the portal."""
+    httpx.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={"clock_offset_s": (ENDS + timedelta(minutes=40)).timestamp() - time.time()},
+        timeout=5,
+    )
+    assert schedule.sweep(runtime, now=ENDS + timedelta(minutes=30)) == 1
+    wait_for(lambda: deliveries(runtime, booking_id)[0].state == "delivered", timeout=20)
+
+
 def test_worker_metrics_after_a_real_run_have_bounded_labels_and_count_portal_deliveries(
     settings: Settings,
     runtime: Runtime,
@@ -79,13 +91,7 @@ def test_worker_metrics_after_a_real_run_have_bounded_labels_and_count_portal_de
         ]
         assert send_bookings(runtime, ids) == 4  # one batch task, besides the single syncs
         wait_for(lambda: len(gomry_events(sandbox.url)) == 4, timeout=30)
-        httpx.post(
-            f"{sandbox.url}/_sandbox/faults",
-            json={"clock_offset_s": (ENDS + timedelta(minutes=40)).timestamp() - time.time()},
-            timeout=5,
-        )
-        assert schedule.sweep(runtime, now=ENDS + timedelta(minutes=30)) == 1
-        wait_for(lambda: deliveries(runtime, media)[0].state == "delivered", timeout=20)
+        hand_off_after_the_event(runtime, sandbox, media)
         url = f"http://127.0.0.1:{port}/metrics"
         wait_for(
             lambda: any(
@@ -202,13 +208,7 @@ def test_every_documented_metric_moves_in_a_real_run(
                 )
                 assert answer.status_code == 202, answer.text
             wait_for(lambda: len(gomry_events(sandbox.url)) == 3, timeout=30)
-            httpx.post(
-                f"{sandbox.url}/_sandbox/faults",
-                json={"clock_offset_s": (ENDS + timedelta(minutes=40)).timestamp() - time.time()},
-                timeout=5,
-            )
-            assert schedule.sweep(runtime, now=ENDS + timedelta(minutes=30)) == 1
-            wait_for(lambda: deliveries(runtime, media)[0].state == "delivered", timeout=20)
+            hand_off_after_the_event(runtime, sandbox, media)
             with runtime.store.transaction() as session:
                 synced = list(session.scalars(select(Booking.id).where(Booking.tenant == "acme")))
             assert send_bookings(runtime, synced) == 3  # again, as one batch: up to date
